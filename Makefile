@@ -1,0 +1,51 @@
+# xenhost: one non-recursive Makefile. Each module adds itself through its
+# module.mk. `make`, `make check`, `make SANITIZE=address,undefined check`.
+
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+O ?= build
+else
+O ?= build-san
+endif
+
+CC ?= cc
+AR ?= ar
+PKG_CONFIG ?= pkg-config
+
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Ipartitioner $(shell $(PKG_CONFIG) --cflags json-c)
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -fno-strict-aliasing -MMD -MP
+LDFLAGS ?=
+ifneq ($(SANITIZE),)
+CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+BINS :=
+UNIT_TESTS :=
+DEPS :=
+
+all: build-all
+
+include lib/module.mk
+include partitioner/module.mk
+include tests/module.mk
+
+build-all: $(BINS)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(MOD_CFLAGS) -c -o $@ $<
+
+unit-tests: $(UNIT_TESTS)
+
+check: $(BINS) $(UNIT_TESTS)
+	tests/run-tests --build $(O) $(if $(T),--filter $(T))
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all build-all unit-tests check clean
+# Keep objects of test programs between runs.
+.SECONDARY:
+-include $(DEPS)

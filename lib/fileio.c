@@ -1,0 +1,87 @@
+/* Atomic writes and whole-file reads. */
+#include "fileio.h"
+
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
+
+#include "macro.h"
+
+static int write_all(int fd, const void *data, size_t len) {
+        const char *p = data;
+        while (len > 0) {
+                ssize_t n = write(fd, p, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode) {
+        _cleanup_free_ char *tmp = NULL, *dircopy = NULL;
+        _cleanup_close_ int fd = -1, dfd = -1;
+        int r;
+
+        if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        if (fchmod(fd, mode) < 0 || (r = write_all(fd, data, len)) < 0 || fsync(fd) < 0) {
+                r = r < 0 ? r : negative_errno();
+                goto fail;
+        }
+        if (rename(tmp, path) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        dircopy = strdup(path);
+        if (!dircopy)
+                return -ENOMEM;
+        dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0)
+                (void) fsync(dfd);
+        return 0;
+fail:
+        unlink(tmp);
+        return r;
+}
+
+int read_full_file(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+
+        if (fd < 0)
+                return negative_errno();
+        for (;;) {
+                if (len + 4096 + 1 > cap) {
+                        cap = cap ? cap * 2 : 8192;
+                        char *b = realloc(buf, cap);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                ssize_t n = read(fd, buf + len, cap - len - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        if (!buf && !(buf = malloc(1)))
+                return -ENOMEM;
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}

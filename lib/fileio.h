@@ -1,0 +1,14 @@
+/* Reading and atomically writing files: files that matter (grubenv,
+ * inventory, manifests, journals) are never left half-written. */
+#pragma once
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Writes LEN bytes to a temporary file next to PATH, fsyncs it, renames it
+ * over PATH and fsyncs the directory. PATH is either the old or the new
+ * content at every moment. */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* Reads a whole file; the result is NUL-terminated (RET_LEN excludes it). */
+int read_full_file(const char *path, char **ret, size_t *ret_len);

@@ -1,0 +1,248 @@
+/* Disk probing with libparted (geometry) and libblkid (contents). */
+#include "disk.h"
+
+#include <blkid.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <parted/parted.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "macro.h"
+
+static char parted_error[512];
+
+static PedExceptionOption parted_exception_handler(PedException *ex) {
+        log_debug("libparted: %s: %s", ped_exception_get_type_string(ex->type), ex->message);
+        if (ex->type >= PED_EXCEPTION_ERROR)
+                snprintf(parted_error, sizeof parted_error, "%s", ex->message);
+        /* Never ask: "fix" a backup GPT that is not at the end of a grown
+         * disk, otherwise ignore warnings and cancel on errors. */
+        if (ex->options & PED_EXCEPTION_FIX)
+                return PED_EXCEPTION_FIX;
+        if (ex->type < PED_EXCEPTION_ERROR && (ex->options & PED_EXCEPTION_IGNORE))
+                return PED_EXCEPTION_IGNORE;
+        if (ex->options & PED_EXCEPTION_CANCEL)
+                return PED_EXCEPTION_CANCEL;
+        return PED_EXCEPTION_UNHANDLED;
+}
+
+void parted_setup(void) {
+        static bool done;
+        if (done)
+                return;
+        ped_exception_set_handler(parted_exception_handler);
+        done = true;
+}
+
+const char *parted_last_error(void) {
+        return parted_error[0] ? parted_error : "unknown libparted error";
+}
+
+void disk_info_free(struct disk_info *d) {
+        if (!d)
+                return;
+        for (unsigned i = 0; i < d->n_parts; i++) {
+                struct disk_part *p = &d->parts[i];
+                free(p->name);
+                free(p->type_guid);
+                free(p->part_uuid);
+                free(p->fs_type);
+                free(p->fs_label);
+                free(p->fs_uuid);
+        }
+        free(d->path);
+        free(d->node);
+        free(d->model);
+        free(d->pttype);
+        free(d->disk_uuid);
+        free(d->fs_type);
+        free(d->sr_vg);
+        free(d->sr_uuid);
+        free(d);
+}
+
+DEFINE_CLEANUP(struct blkid_struct_probe, blkid_free_probe)
+
+static char *strdup_upper(const char *s) {
+        char *r = s ? strdup(s) : NULL;
+        for (char *p = r; p && *p; p++)
+                *p = (char) toupper((unsigned char) *p);
+        return r;
+}
+
+static char *probe_value(blkid_probe pr, const char *name) {
+        const char *v = NULL;
+        if (blkid_probe_lookup_value(pr, name, &v, NULL) < 0 || !v)
+                return NULL;
+        return strdup(v);
+}
+
+/* Reads the LVM text metadata at the start of a PV to find the VG name.
+ * The metadata area of a PV made by pvcreate starts within its first MiB;
+ * the newest copy of the metadata begins with "<vgname> {". */
+static int read_sr_vg(int fd, uint64_t offset, char **ret_vg) {
+        _cleanup_free_ char *buf = malloc(MiB + 1);
+        if (!buf)
+                return -ENOMEM;
+        ssize_t n = pread(fd, buf, MiB, (off_t) offset);
+        if (n <= 0)
+                return -EIO;
+        buf[n] = 0;
+        for (ssize_t i = 0; i + 14 < n; i++) {
+                if (memcmp(buf + i, "VG_XenStorage-", 14) != 0)
+                        continue;
+                size_t l = 14;
+                while (i + (ssize_t) l < n && (isxdigit((unsigned char) buf[i + l]) || buf[i + l] == '-'))
+                        l++;
+                if (l < 14 + 36 || i + (ssize_t) l + 2 > n || memcmp(buf + i + l, " {", 2) != 0)
+                        continue;
+                *ret_vg = strndup(buf + i, l);
+                return *ret_vg ? 0 : -ENOMEM;
+        }
+        return -ENOENT;
+}
+
+static int probe_geometry(struct disk_info *d) {
+        PedDevice *dev;
+
+        parted_setup();
+        dev = ped_device_get(d->node);
+        if (!dev)
+                return log_debug_errno(-ENODEV, "libparted cannot open %s: %s", d->node, parted_last_error());
+        d->size_bytes = (uint64_t) dev->length * (uint64_t) dev->sector_size;
+        d->sector_size = (uint32_t) dev->sector_size;
+        d->physical_sector_size = (uint32_t) dev->phys_sector_size;
+        if (dev->model && *dev->model)
+                d->model = strdup(dev->model);
+        ped_device_destroy(dev);
+        return 0;
+}
+
+static int probe_partition_contents(int fd, struct disk_part *p, uint32_t sector_size) {
+        _cleanup_(blkid_free_probep) blkid_probe pr = blkid_new_probe();
+        if (!pr)
+                return -ENOMEM;
+        if (blkid_probe_set_device(pr, fd, (blkid_loff_t) (p->start * sector_size),
+                                   (blkid_loff_t) (p->size * sector_size)) < 0)
+                return -EIO;
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE | BLKID_SUBLKS_LABEL | BLKID_SUBLKS_UUID);
+        blkid_probe_enable_partitions(pr, 0);
+        if (blkid_do_safeprobe(pr) == 0) {
+                p->fs_type = probe_value(pr, "TYPE");
+                p->fs_label = probe_value(pr, "LABEL");
+                p->fs_uuid = probe_value(pr, "UUID");
+        }
+        return 0;
+}
+
+int disk_probe(const char *path, struct disk_info **ret) {
+        _cleanup_(disk_info_freep) struct disk_info *d = calloc(1, sizeof *d);
+        _cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        int r;
+
+        if (!d)
+                return -ENOMEM;
+        d->path = strdup(path);
+        d->node = realpath(path, NULL);
+        if (!d->path || !d->node)
+                return negative_errno();
+        if (stat(d->node, &st) < 0)
+                return negative_errno();
+        if (!S_ISBLK(st.st_mode) && !S_ISREG(st.st_mode))
+                return -ENOTBLK;
+        d->is_block = S_ISBLK(st.st_mode);
+        d->layout = LAYOUT_AUTO;
+
+        r = probe_geometry(d);
+        if (r < 0)
+                return r;
+
+        fd = open(d->node, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        pr = blkid_new_probe();
+        if (!pr)
+                return -ENOMEM;
+        if (blkid_probe_set_device(pr, fd, 0, 0) < 0)
+                return -EIO;
+        blkid_probe_enable_superblocks(pr, 1);
+        blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);
+        blkid_probe_enable_partitions(pr, 1);
+        blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
+        /* Partition tables and filesystem signatures both count as content;
+         * blkid reports an ambivalent result (e.g. a table *and* an old
+         * filesystem) as -2, which is content too. */
+        r = blkid_do_safeprobe(pr);
+        if (r == 0) {
+                d->pttype = probe_value(pr, "PTTYPE");
+                d->fs_type = probe_value(pr, "TYPE");
+                d->disk_uuid = probe_value(pr, "PTUUID");
+        } else if (r == -2)
+                d->fs_type = strdup("ambivalent");
+
+        blkid_partlist pl = d->pttype ? blkid_probe_get_partitions(pr) : NULL;
+        int n = pl ? blkid_partlist_numof_partitions(pl) : 0;
+        for (int i = 0; i < n && d->n_parts < DISK_MAX_PARTS; i++) {
+                blkid_partition par = blkid_partlist_get_partition(pl, i);
+                struct disk_part *p = &d->parts[d->n_parts++];
+                /* libblkid counts partition geometry in 512-byte sectors. */
+                p->number = (unsigned) blkid_partition_get_partno(par);
+                p->start = (uint64_t) blkid_partition_get_start(par) * 512 / d->sector_size;
+                p->size = (uint64_t) blkid_partition_get_size(par) * 512 / d->sector_size;
+                if (blkid_partition_get_name(par))
+                        p->name = strdup(blkid_partition_get_name(par));
+                p->type_guid = strdup_upper(blkid_partition_get_type_string(par));
+                if (blkid_partition_get_uuid(par))
+                        p->part_uuid = strdup(blkid_partition_get_uuid(par));
+                r = probe_partition_contents(fd, p, d->sector_size);
+                if (r < 0)
+                        return r;
+                const struct part_spec *s = part_spec_by_name(p->name);
+                if (s && s->number == p->number)
+                        p->spec = s;
+        }
+
+        /* A xenhost disk: GPT with our partitions under our numbers. */
+        if (streq_ptr(d->pttype, "gpt")) {
+                bool all = true;
+                for (enum part_role role = 0; role < _PART_ROLE_MAX; role++) {
+                        if (role == PART_LOGS || role == PART_SWAP)
+                                continue;
+                        const struct disk_part *p = disk_info_find(d, part_specs[role].number);
+                        if (!p || p->spec != &part_specs[role])
+                                all = false;
+                }
+                d->is_xenhost = all;
+                if (all) {
+                        const struct disk_part *logs = disk_info_find(d, part_specs[PART_LOGS].number);
+                        d->layout = logs && logs->spec ? LAYOUT_STANDARD : LAYOUT_COMPACT;
+                }
+        }
+        const struct disk_part *sr = disk_info_sr(d);
+        if (sr && streq_ptr(sr->fs_type, "LVM2_member") &&
+            read_sr_vg(fd, sr->start * d->sector_size, &d->sr_vg) == 0)
+                d->sr_uuid = strdup(d->sr_vg + strlen("VG_XenStorage-"));
+
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+bool disk_has_contents(const struct disk_info *d) {
+        return d->pttype || d->fs_type;
+}
+
+const struct disk_part *disk_info_find(const struct disk_info *d, unsigned number) {
+        for (unsigned i = 0; i < d->n_parts; i++)
+                if (d->parts[i].number == number)
+                        return &d->parts[i];
+        return NULL;
+}
+
+const struct disk_part *disk_info_sr(const struct disk_info *d) {
+        const struct disk_part *p = disk_info_find(d, part_specs[PART_SR].number);
+        return p && p->spec ? p : NULL;
+}

@@ -1,0 +1,86 @@
+# Shared helpers for the integration tests: TAP-like "ok"/"not ok" lines,
+# scratch space that is cleaned up, loop devices that are always detached.
+set -u
+XH_BIN=${XH_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build/bin}
+XH_TOP=${XH_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+export PATH="$XH_BIN:$PATH"
+T_NUM=0 T_FAILED=0
+T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/xh-test.XXXXXX")
+T_LOOPS=()
+
+t_cleanup() {
+        local l
+        for l in "${T_LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+        rm -rf "$T_DIR"
+}
+trap t_cleanup EXIT
+
+ok() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - $*"; }
+not_ok() { T_NUM=$((T_NUM + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_NUM - $*"; }
+
+# check DESCRIPTION COMMAND...: passes when COMMAND exits 0.
+check() {
+        local desc=$1; shift
+        if "$@" >"$T_DIR/.out" 2>&1; then ok "$desc"; else
+                not_ok "$desc"; sed 's/^/#   /' "$T_DIR/.out" | tail -20
+        fi
+}
+# check_fails DESCRIPTION COMMAND...: passes when COMMAND exits non-zero.
+check_fails() {
+        local desc=$1; shift
+        if "$@" >"$T_DIR/.out" 2>&1; then not_ok "$desc (succeeded)"; sed 's/^/#   /' "$T_DIR/.out" | tail -20
+        else ok "$desc"; fi
+}
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() {
+        if [ "$2" == "$3" ]; then ok "$1"; else not_ok "$1"; echo "#   expected: $2"; echo "#   actual:   $3"; fi
+}
+
+# A loop device for FILE (extra losetup options before it); echoes its node.
+loop_attach() {
+        local l
+        l=$(losetup -f --show "$@") || return 1
+        T_LOOPS+=("$l")
+        echo "$l"
+}
+
+# A fingerprint of the content of a (sparse) file, or of a byte range of it,
+# cheap on big sparse images: every non-zero 64 KiB block with its offset.
+# Zero blocks are skipped, so it does not depend on how the file system
+# happens to lay out holes and unwritten extents, only on the bytes.
+fingerprint() { # FILE [OFFSET LENGTH]
+        python3 - "$@" <<'PY'
+import hashlib, os, sys
+path = sys.argv[1]
+fd = os.open(path, os.O_RDONLY)
+size = os.lseek(fd, 0, os.SEEK_END)
+start = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+end = start + int(sys.argv[3]) if len(sys.argv) > 3 else size
+B = 65536
+zero = bytes(B)
+h = hashlib.sha256()
+pos = start
+while pos < end:
+    try:
+        data = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    if data >= end:
+        break
+    hole = min(os.lseek(fd, data, os.SEEK_HOLE), end)
+    off = max(start, data - (data - start) % B)
+    while off < hole:
+        n = min(B, end - off)
+        b = os.pread(fd, n, off)
+        if b != zero[:len(b)]:
+            h.update(b"%d:" % off)
+            h.update(b)
+        off += n
+    pos = max(hole, off)
+print(h.hexdigest())
+PY
+}
+t_finish() {
+        echo "# $T_NUM checks, $T_FAILED failed"
+        [ "$T_FAILED" -eq 0 ]
+}
