@@ -12,7 +12,7 @@ CC ?= cc
 AR ?= ar
 PKG_CONFIG ?= pkg-config
 
-CPPFLAGS += -D_GNU_SOURCE -Ilib -Ipartitioner $(shell $(PKG_CONFIG) --cflags json-c)
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Ipartitioner -Iinstaller -Iimage $(shell $(PKG_CONFIG) --cflags json-c)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -fno-strict-aliasing -MMD -MP
 LDFLAGS ?=
@@ -22,6 +22,9 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 BINS :=
+# Module libraries and their link flags, for the unit tests (each module.mk adds its own).
+MODULE_LIBS :=
+MODULE_LDLIBS :=
 UNIT_TESTS :=
 DEPS :=
 
@@ -29,6 +32,8 @@ all: build-all
 
 include lib/module.mk
 include partitioner/module.mk
+-include installer/module.mk
+-include image/module.mk
 include tests/module.mk
 
 build-all: $(BINS)

@@ -13,3 +13,5 @@ $(O)/bin/xenhost-partition: $(O)/partitioner/main.o $(PARTITIONER_LIB) $(O)/libx
 	$(CC) $(LDFLAGS) -o $@ $^ $(PARTITIONER_LDLIBS)
 
 BINS += $(O)/bin/xenhost-partition
+MODULE_LIBS += $(PARTITIONER_LIB)
+MODULE_LDLIBS += $(PARTITIONER_LDLIBS)

@@ -3,8 +3,8 @@
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_TESTS := $(UNIT_SRCS:tests/unit/%.c=$(O)/tests/%)
 DEPS += $(UNIT_SRCS:%.c=$(O)/%.d)
-TEST_LIBS := $(PARTITIONER_LIB) $(O)/libxenhost.a
-TEST_LDLIBS := $(PARTITIONER_LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+TEST_LIBS := $(MODULE_LIBS) $(O)/libxenhost.a
+TEST_LDLIBS := $(MODULE_LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(@D)
