@@ -14,7 +14,7 @@ PKG_CONFIG ?= pkg-config
 
 CPPFLAGS += -D_GNU_SOURCE -Ilib -Ipartitioner -Iinstaller -Iimage $(shell $(PKG_CONFIG) --cflags json-c)
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers -fno-strict-aliasing -MMD -MP
+CFLAGS += -std=gnu11 -ffile-prefix-map=$(CURDIR)=. -Wall -Wextra -Werror -Wno-missing-field-initializers -fno-strict-aliasing -MMD -MP
 LDFLAGS ?=
 ifneq ($(SANITIZE),)
 CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

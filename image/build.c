@@ -1,0 +1,825 @@
+/* The build stages. Every stage logs what it runs (the log file has the
+ * tools' own output), prints a progress line per step, caches by its inputs,
+ * and fails with one clear line. */
+#include "build.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "macro.h"
+#include "manifest.h"
+#include "process.h"
+
+/* Programs of ours that the dom0 tree carries (run-time tools) and that the
+ * installer initrd carries (the installer and what it calls). */
+static const char *const dom0_programs[] = {"xenhost-partition", NULL};
+static const char *const installer_programs[] = {"xenhost-install", "xenhost-partition", NULL};
+
+_printf_(2, 3) static char *strdupf(char **ret, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        if (vasprintf(ret, fmt, ap) < 0)
+                *ret = NULL;
+        va_end(ap);
+        return *ret;
+}
+
+static void progress(const char *stage, const char *what) {
+        log_info("==> %s: %s", stage, what);
+}
+
+static bool exists(const char *p) {
+        return access(p, F_OK) == 0;
+}
+
+static int run(const char *what, const char *const *argv) {
+        int r = spawn_run(argv, NULL);
+        if (r == -ENOENT)
+                return log_error_errno(r, "%s: %s is not installed (tools/deps.sh installs it)", what, argv[0]);
+        if (r < 0)
+                return log_error_errno(r, "%s failed: %s", what, spawn_last_error());
+        return 0;
+}
+
+static int rm_rf(const char *path) {
+        if (!exists(path))
+                return 0;
+        return run("Removing an old build tree", (const char *[]){"rm", "-rf", "--one-file-system", path, NULL});
+}
+
+/* Cache keys hash the content of every input file, in a fixed order. */
+struct key {
+        EVP_MD_CTX *ctx;
+};
+
+static int key_add_file(struct key *k, const char *path) {
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = read_full_file(path, &data, &len);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", path);
+        EVP_DigestUpdate(k->ctx, path, strlen(path) + 1);
+        EVP_DigestUpdate(k->ctx, data, len);
+        return 0;
+}
+
+static int key_add_dir(struct key *k, const char *dir) {
+        struct dirent **names = NULL;
+        int n = scandir(dir, &names, NULL, alphasort), r = 0;
+        if (n < 0)
+                return log_error_errno(negative_errno(), "Cannot list %s: %m", dir);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+                if (r >= 0 && names[i]->d_name[0] != '.' && strdupf(&p, "%s/%s", dir, names[i]->d_name) &&
+                    lstat(p, &st) == 0)
+                        r = S_ISDIR(st.st_mode) ? key_add_dir(k, p) : S_ISREG(st.st_mode) ? key_add_file(k, p) : 0;
+                free(names[i]);
+        }
+        free(names);
+        return r;
+}
+
+static void key_finish(struct key *k, char ret[17]) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(k->ctx, md, &n);
+        EVP_MD_CTX_free(k->ctx);
+        for (unsigned i = 0; i < 8; i++)
+                sprintf(ret + 2 * i, "%02x", md[i]);
+}
+
+static int self_dir(char **ret) {
+        char *exe = realpath("/proc/self/exe", NULL);
+        if (!exe)
+                return negative_errno();
+        *ret = strdup(dirname(exe));
+        free(exe);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int build_context_init(struct build_context *c, const char *out, const char *version, const char *sign_key) {
+        _cleanup_free_ char *vfile = NULL, *vtext = NULL, *sde = NULL;
+        const char *e;
+        int r;
+
+        *c = (struct build_context){.sign_key = sign_key};
+        r = self_dir(&c->bindir);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find my own directory: %m");
+        /* The source tree: $XENHOST_SRC, else two levels above build/bin. */
+        e = getenv("XENHOST_SRC");
+        if (e)
+                c->top = realpath(e, NULL);
+        else {
+                _cleanup_free_ char *t = NULL;
+                if (strdupf(&t, "%s/../..", c->bindir))
+                        c->top = realpath(t, NULL);
+        }
+        if (!c->top || !strdupf(&vfile, "%s/dom0-rootfs/packages", c->top) || !exists(vfile))
+                return log_error_errno(-ENOENT, "Cannot find the source tree (dom0-rootfs/packages); set XENHOST_SRC");
+        free(vfile);
+
+        if (!(c->out = out ? realpath(out, NULL) : NULL)) {
+                if (out && mkdir(out, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(negative_errno(), "Cannot create %s: %m", out);
+                if (!strdupf(&c->out, "%s/out", c->top) && !out)
+                        return -ENOMEM;
+                if (out) {
+                        free(c->out);
+                        c->out = realpath(out, NULL);
+                }
+                if (!c->out || (mkdir(c->out, 0755) < 0 && errno != EEXIST))
+                        return log_error_errno(-errno, "Cannot create the output directory: %m");
+        }
+        e = getenv("XENHOST_CACHE");
+        c->cache = strdup(e ? e : "/var/cache/xenhost");
+        if (!c->cache)
+                return -ENOMEM;
+        if (mkdir(c->cache, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "Cannot create cache %s: %m", c->cache);
+
+        if (version)
+                c->version = strdup(version);
+        else if (strdupf(&vfile, "%s/VERSION", c->top) && read_full_file(vfile, &vtext, NULL) >= 0) {
+                vtext[strcspn(vtext, "\n")] = 0;
+                c->version = TAKE_PTR(vtext);
+        }
+        if (!c->version || !*c->version)
+                return log_error_errno(-EINVAL, "No version: give --version or write VERSION");
+
+        /* SOURCE_DATE_EPOCH: given, else the last commit's time, so that two
+         * builds of one commit agree. */
+        e = getenv("SOURCE_DATE_EPOCH");
+        if (!e && spawn_run((const char *[]){"git", "-C", c->top, "log", "-1", "--format=%ct", NULL}, &sde) >= 0)
+                e = sde;
+        c->source_date_epoch = e ? strtoull(e, NULL, 10) : 0;
+        if (c->source_date_epoch == 0)
+                c->source_date_epoch = 1700000000; /* fixed, never "now": builds stay reproducible */
+        char buf[32];
+        snprintf(buf, sizeof buf, "%" PRIu64, c->source_date_epoch);
+        setenv("SOURCE_DATE_EPOCH", buf, 1);
+
+        _cleanup_free_ char *id = NULL;
+        if (spawn_run((const char *[]){"git", "-C", c->top, "rev-parse", "--short=12", "HEAD", NULL}, &id) >= 0)
+                id[strcspn(id, "\n")] = 0;
+        c->build_id = strdup(id && *id ? id : "local");
+        return c->build_id ? 0 : -ENOMEM;
+}
+
+void build_context_done(struct build_context *c) {
+        free(c->top);
+        free(c->bindir);
+        free(c->out);
+        free(c->cache);
+        free(c->version);
+        free(c->build_id);
+}
+
+static int build_rootfs_once(const struct build_context *c);
+static int build_image_once(const struct build_context *c);
+static int build_initrd_once(const struct build_context *c);
+
+/* ---- rootfs ------------------------------------------------------------ */
+
+static int read_package_list(const struct build_context *c, char **ret_list) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t cap = 1, len = 0;
+        char *list = NULL;
+        int r;
+
+        if (!strdupf(&path, "%s/dom0-rootfs/packages", c->top))
+                return -ENOMEM;
+        r = read_full_file(path, &text, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", path);
+        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                l[strcspn(l, "#")] = 0;
+                char *name = strtok(l, " \t");
+                if (!name)
+                        continue;
+                size_t n = strlen(name);
+                char *nl = realloc(list, cap + n + 1);
+                if (!nl) {
+                        free(list);
+                        return -ENOMEM;
+                }
+                list = nl;
+                if (len)
+                        list[len++] = ',';
+                memcpy(list + len, name, n);
+                len += n;
+                list[len] = 0;
+                cap += n + 1;
+        }
+        if (!list)
+                return log_error_errno(-EINVAL, "%s lists no packages", path);
+        *ret_list = list;
+        return 0;
+}
+
+static const char *const mmdebstrap_options[] = {
+        "--mode=root", "--variant=minbase",
+        /* Documentation and translations have no place on a hypervisor host. */
+        "--dpkgopt=path-exclude=/usr/share/man/*", "--dpkgopt=path-exclude=/usr/share/doc/*",
+        "--dpkgopt=path-include=/usr/share/doc/*/copyright", "--dpkgopt=path-exclude=/usr/share/locale/*",
+        "--dpkgopt=path-include=/usr/share/locale/locale.alias", "--dpkgopt=path-exclude=/usr/share/info/*",
+};
+
+/* The base tree: packages only, keyed by the package list, the options and
+ * the dracut configuration that the kernel's postinst uses. */
+static int base_key(const struct build_context *c, char ret[17]) {
+        _cleanup_free_ char *p1 = NULL, *p2 = NULL;
+        struct key k = {EVP_MD_CTX_new()};
+        int r;
+        if (!k.ctx || !EVP_DigestInit_ex(k.ctx, EVP_sha256(), NULL))
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(mmdebstrap_options); i++)
+                EVP_DigestUpdate(k.ctx, mmdebstrap_options[i], strlen(mmdebstrap_options[i]) + 1);
+        if (!strdupf(&p1, "%s/dom0-rootfs/packages", c->top) || !strdupf(&p2, "%s/dom0-rootfs/dracut.conf", c->top))
+                r = -ENOMEM;
+        else if ((r = key_add_file(&k, p1)) >= 0)
+                r = key_add_file(&k, p2);
+        key_finish(&k, ret);
+        return r;
+}
+
+static int base_tree(const struct build_context *c, char **ret) {
+        _cleanup_free_ char *list = NULL, *dir = NULL, *tmp = NULL, *stamp = NULL, *include = NULL, *hook = NULL;
+        char key[17];
+        int r;
+
+        r = base_key(c, key);
+        if (r < 0)
+                return r;
+        if (!strdupf(&dir, "%s/dom0-base-%s", c->cache, key) || !strdupf(&tmp, "%s.tmp", dir) ||
+            !strdupf(&stamp, "%s.complete", dir))
+                return -ENOMEM;
+        if (exists(stamp)) {
+                progress("rootfs", "dom0 packages unchanged: using the cached tree");
+                log_debug("Cached base tree %s", dir);
+                *ret = TAKE_PTR(dir);
+                return 0;
+        }
+        r = read_package_list(c, &list);
+        if (r < 0)
+                return r;
+        progress("rootfs", "installing the dom0 packages with mmdebstrap (a few minutes)");
+        if ((r = rm_rf(tmp)) < 0 || (r = rm_rf(dir)) < 0)
+                return r;
+        /* The kernel's postinst builds the dom0 initrd with dracut: give it
+         * our configuration before any package is unpacked. */
+        if (!strdupf(&include, "--include=%s", list) ||
+            !strdupf(&hook, "--essential-hook=mkdir -p \"$1/etc/dracut.conf.d\" && cp '%s/dom0-rootfs/dracut.conf' "
+                            "\"$1/etc/dracut.conf.d/10-xenhost.conf\"", c->top))
+                return -ENOMEM;
+        const char *argv[ELEMENTSOF(mmdebstrap_options) + 8];
+        size_t n = 0;
+        argv[n++] = "mmdebstrap";
+        for (size_t i = 0; i < ELEMENTSOF(mmdebstrap_options); i++)
+                argv[n++] = mmdebstrap_options[i];
+        argv[n++] = include;
+        argv[n++] = hook;
+        argv[n++] = "bookworm";
+        argv[n++] = tmp;
+        argv[n] = NULL;
+        r = run("mmdebstrap (is Debian's archive reachable? is the disk full?)", argv);
+        if (r < 0)
+                return r;
+        if (rename(tmp, dir) < 0)
+                return log_error_errno(negative_errno(), "Cannot rename %s: %m", tmp);
+        r = write_file_atomic(stamp, key, strlen(key), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", stamp);
+        *ret = TAKE_PTR(dir);
+        return 0;
+}
+
+static int install_programs(const struct build_context *c, const char *tree, const char *const *programs) {
+        for (const char *const *p = programs; *p; p++) {
+                _cleanup_free_ char *src = NULL, *dst = NULL;
+                if (!strdupf(&src, "%s/%s", c->bindir, *p) || !strdupf(&dst, "%s/usr/sbin/%s", tree, *p))
+                        return -ENOMEM;
+                if (!exists(src))
+                        return log_error_errno(-ENOENT, "%s is not built; run make first", src);
+                int r = run("Installing xenhost's programs", (const char *[]){"install", "-m", "0755", src, dst, NULL});
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int tree_path(const struct build_context *c, char **ret) {
+        return strdupf(ret, "%s/rootfs", c->out) ? 0 : -ENOMEM;
+}
+
+int build_rootfs(const struct build_context *c) {
+        static int done; /* each stage runs once per program run; iso and pxe share them */
+        if (done)
+                return 0;
+        int ret = build_rootfs_once(c);
+        done = ret >= 0;
+        return ret;
+}
+
+static int build_rootfs_once(const struct build_context *c) {
+        _cleanup_free_ char *base = NULL, *tree = NULL, *tmp = NULL, *overlay = NULL, *release = NULL,
+                            *rel_text = NULL, *hooks = NULL;
+        struct dirent **names = NULL;
+        int r, n;
+
+        r = base_tree(c, &base);
+        if (r < 0)
+                return r;
+        if ((r = tree_path(c, &tree)) < 0 || !strdupf(&tmp, "%s.tmp", tree) ||
+            !strdupf(&overlay, "%s/dom0-rootfs/overlay/.", c->top) || !strdupf(&hooks, "%s/dom0-rootfs/hooks", c->top))
+                return -ENOMEM;
+        progress("rootfs", "copying the dom0 tree and applying the overlay");
+        if ((r = rm_rf(tmp)) < 0)
+                return r;
+        r = run("Copying the dom0 tree", (const char *[]){"cp", "-a", "--reflink=auto", base, tmp, NULL});
+        if (r < 0)
+                return r;
+        r = run("Applying the dom0 overlay", (const char *[]){"cp", "-a", "--no-preserve=ownership", overlay, tmp, NULL});
+        if (r < 0)
+                return r;
+        r = install_programs(c, tmp, dom0_programs);
+        if (r < 0)
+                return r;
+        if (!strdupf(&release, "%s/etc/xenhost-release", tmp) ||
+            !strdupf(&rel_text, "PRODUCT=xenhost\nVERSION=%s\nBUILD=%s\n", c->version, c->build_id))
+                return -ENOMEM;
+        r = write_file_atomic(release, rel_text, strlen(rel_text), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", release);
+
+        n = scandir(hooks, &names, NULL, alphasort);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *h = NULL;
+                if (r >= 0 && endswith(names[i]->d_name, ".sh") && strdupf(&h, "%s/%s", hooks, names[i]->d_name)) {
+                        progress("rootfs", names[i]->d_name);
+                        r = run(names[i]->d_name, (const char *[]){"bash", h, tmp, NULL});
+                }
+                free(names[i]);
+        }
+        free(names);
+        if (r < 0)
+                return r;
+        if ((r = rm_rf(tree)) < 0)
+                return r;
+        if (rename(tmp, tree) < 0)
+                return log_error_errno(negative_errno(), "Cannot rename %s: %m", tmp);
+        progress("rootfs", tree);
+        return 0;
+}
+
+/* ---- image ------------------------------------------------------------- */
+
+static uint64_t installed_bytes;
+static int add_usage(const char *p, const struct stat *st, int flag, struct FTW *f) {
+        (void) p, (void) flag, (void) f;
+        installed_bytes += (uint64_t) st->st_blocks * 512;
+        return 0;
+}
+
+static int kernel_version(const char *tree, char **ret) {
+        _cleanup_free_ char *mods = NULL;
+        struct dirent **names = NULL;
+        if (!strdupf(&mods, "%s/lib/modules", tree))
+                return -ENOMEM;
+        int n = scandir(mods, &names, NULL, alphasort);
+        *ret = NULL;
+        for (int i = 0; i < n; i++) {
+                if (!*ret && names[i]->d_name[0] != '.')
+                        *ret = strdup(names[i]->d_name);
+                free(names[i]);
+        }
+        free(names);
+        return *ret ? 0 : log_error_errno(-ENOENT, "No kernel in %s", mods);
+}
+
+int build_image_paths(const struct build_context *c, char **ret_image, char **ret_manifest) {
+        if (!strdupf(ret_image, "%s/xenhost-%s.img", c->out, c->version) ||
+            !strdupf(ret_manifest, "%s/xenhost-%s.manifest", c->out, c->version))
+                return -ENOMEM;
+        return 0;
+}
+
+int build_image(const struct build_context *c) {
+        static int done; /* each stage runs once per program run; iso and pxe share them */
+        if (done)
+                return 0;
+        int ret = build_image_once(c);
+        done = ret >= 0;
+        return ret;
+}
+
+static int build_image_once(const struct build_context *c) {
+        _cleanup_free_ char *tree = NULL, *img = NULL, *man = NULL, *tmp = NULL, *admin = NULL,
+                            *xen = NULL, *text = NULL, *sig = NULL, *sigtmp = NULL;
+        struct manifest m = {};
+        char hex[65];
+        int r;
+
+        r = build_rootfs(c);
+        if (r < 0)
+                return r;
+        if ((r = tree_path(c, &tree)) < 0 || (r = build_image_paths(c, &img, &man)) < 0 ||
+            !strdupf(&tmp, "%s.tmp", img) || !strdupf(&admin, "--admindir=%s/var/lib/dpkg", tree))
+                return -ENOMEM;
+
+        progress("image", "squashing the dom0 tree (zstd)");
+        unlink(tmp);
+        /* mksquashfs takes SOURCE_DATE_EPOCH (set by build_context_init) as
+         * the time of every file and of the image; with its sorted output
+         * the image is a function of the tree alone. */
+        r = run("mksquashfs", (const char *[]){"mksquashfs", tree, tmp, "-comp", "zstd", "-noappend", "-no-progress",
+                                               "-quiet", NULL});
+        if (r < 0)
+                return r;
+        if (rename(tmp, img) < 0)
+                return log_error_errno(negative_errno(), "Cannot rename %s: %m", tmp);
+
+        progress("image", "writing the manifest");
+        r = sha256_file(img, hex, &m.image_size);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %m", img);
+        installed_bytes = 0;
+        if (nftw(tree, add_usage, 64, FTW_PHYS) < 0)
+                return log_error_errno(negative_errno(), "Cannot measure %s: %m", tree);
+        r = spawn_run((const char *[]){"dpkg-query", admin, "-W", "-f=${Version}", "xen-hypervisor-4.17-amd64", NULL},
+                      &xen);
+        if (r < 0)
+                return log_error_errno(r, "Cannot find the Xen version in the tree: %s", spawn_last_error());
+        m.product = strdup("xenhost");
+        m.version = strdup(c->version);
+        m.build = strdup(c->build_id);
+        m.image_sha256 = strdup(hex);
+        m.installed_size = installed_bytes;
+        m.xen_version = TAKE_PTR(xen);
+        m.source_date_epoch = c->source_date_epoch;
+        m.min_upgrade_from = strdup("0.1.0");
+        r = kernel_version(tree, &m.kernel_version);
+        if (r >= 0)
+                r = manifest_format(&m, &text);
+        manifest_done(&m);
+        if (r < 0)
+                return r;
+        r = write_file_atomic(man, text, strlen(text), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", man);
+
+        if (!strdupf(&sig, "%s.asc", man) || !strdupf(&sigtmp, "%s.asc.tmp", man))
+                return -ENOMEM;
+        if (c->sign_key) {
+                progress("image", "signing the manifest");
+                unlink(sigtmp);
+                r = run("Signing the manifest",
+                        (const char *[]){"gpg", "--batch", "--yes", "--local-user", c->sign_key, "--armor",
+                                         "--detach-sign", "--output", sigtmp, man, NULL});
+                if (r < 0)
+                        return r;
+                if (rename(sigtmp, sig) < 0)
+                        return log_error_errno(negative_errno(), "Cannot rename %s: %m", sigtmp);
+        } else
+                unlink(sig); /* a stale signature would not match the new manifest */
+        progress("image", img);
+        return 0;
+}
+
+/* ---- installer initrd ---------------------------------------------------- */
+
+struct chroot_mounts {
+        char *merged;
+        bool mounted[5];
+};
+
+static const char *const chroot_binds[] = {"proc", "sys", "dev"};
+
+static void chroot_umount(struct chroot_mounts *m) {
+        for (int i = (int) ELEMENTSOF(chroot_binds) - 1; i >= 0; i--)
+                if (m->mounted[i + 1]) {
+                        _cleanup_free_ char *p = NULL;
+                        if (strdupf(&p, "%s/%s", m->merged, chroot_binds[i]))
+                                umount2(p, MNT_DETACH);
+                }
+        if (m->mounted[0])
+                umount2(m->merged, MNT_DETACH);
+        free(m->merged);
+}
+
+/* A throwaway writable view of the dom0 tree: dracut runs in it and nothing
+ * it writes reaches the tree that becomes the host image. */
+static int chroot_mount(const char *lower, const char *work, struct chroot_mounts *m) {
+        _cleanup_free_ char *upper = NULL, *wdir = NULL, *opts = NULL;
+        if (!strdupf(&m->merged, "%s/merged", work) || !strdupf(&upper, "%s/upper", work) ||
+            !strdupf(&wdir, "%s/work", work) ||
+            !strdupf(&opts, "lowerdir=%s,upperdir=%s,workdir=%s", lower, upper, wdir))
+                return -ENOMEM;
+        if (mkdir(work, 0755) < 0 || mkdir(m->merged, 0755) < 0 || mkdir(upper, 0755) < 0 || mkdir(wdir, 0755) < 0)
+                return log_error_errno(negative_errno(), "Cannot create %s: %m", work);
+        if (mount("overlay", m->merged, "overlay", 0, opts) < 0)
+                return log_error_errno(negative_errno(), "Cannot mount an overlay on %s: %m", m->merged);
+        m->mounted[0] = true;
+        for (size_t i = 0; i < ELEMENTSOF(chroot_binds); i++) {
+                _cleanup_free_ char *src = NULL, *dst = NULL;
+                if (!strdupf(&src, "/%s", chroot_binds[i]) || !strdupf(&dst, "%s/%s", m->merged, chroot_binds[i]))
+                        return -ENOMEM;
+                if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return log_error_errno(negative_errno(), "Cannot bind %s into the build tree: %m", src);
+                m->mounted[i + 1] = true;
+        }
+        return 0;
+}
+
+int build_initrd(const struct build_context *c) {
+        static int done; /* each stage runs once per program run; iso and pxe share them */
+        if (done)
+                return 0;
+        int ret = build_initrd_once(c);
+        done = ret >= 0;
+        return ret;
+}
+
+static int build_initrd_once(const struct build_context *c) {
+        _cleanup_free_ char *tree = NULL, *kver = NULL, *module = NULL, *cached = NULL, *work = NULL,
+                            *dir = NULL, *kernel = NULL, *kernel_out = NULL, *initrd_out = NULL, *modules_d = NULL,
+                            *inside = NULL, *result = NULL;
+        struct chroot_mounts m = {};
+        struct key k = {EVP_MD_CTX_new()};
+        char key[17], bkey[17];
+        int r;
+
+        r = build_rootfs(c);
+        if (r < 0)
+                return r;
+        if ((r = tree_path(c, &tree)) < 0 || (r = kernel_version(tree, &kver)) < 0)
+                return r;
+        if (!strdupf(&module, "%s/image/dracut/90xenhost-installer", c->top) ||
+            !strdupf(&dir, "%s/installer", c->out) || !strdupf(&kernel, "%s/boot/vmlinuz-%s", tree, kver) ||
+            !strdupf(&kernel_out, "%s/vmlinuz", dir) || !strdupf(&initrd_out, "%s/initrd.img", dir))
+                return -ENOMEM;
+
+        /* Keyed by the dom0 packages, our dracut module, the programs it
+         * carries and the release file. */
+        if (!k.ctx || !EVP_DigestInit_ex(k.ctx, EVP_sha256(), NULL) || (r = base_key(c, bkey)) < 0)
+                return r < 0 ? r : -ENOMEM;
+        EVP_DigestUpdate(k.ctx, bkey, sizeof bkey);
+        r = key_add_dir(&k, module);
+        for (const char *const *p = installer_programs; r >= 0 && *p; p++) {
+                _cleanup_free_ char *b = NULL;
+                r = strdupf(&b, "%s/%s", c->bindir, *p) ? key_add_file(&k, b) : -ENOMEM;
+        }
+        _cleanup_free_ char *rel = NULL;
+        if (r >= 0)
+                r = strdupf(&rel, "%s/etc/xenhost-release", tree) ? key_add_file(&k, rel) : -ENOMEM;
+        key_finish(&k, key);
+        if (r < 0)
+                return r;
+        if (!strdupf(&cached, "%s/installer-initrd-%s.img", c->cache, key) ||
+            !strdupf(&work, "%s/initrd-work", c->out))
+                return -ENOMEM;
+
+        if (exists(cached))
+                progress("initrd", "installer unchanged: using the cached initrd");
+        else {
+                progress("initrd", "building the installer initrd with dracut (about a minute)");
+                if ((r = rm_rf(work)) < 0)
+                        return r;
+                r = chroot_mount(tree, work, &m);
+                if (r >= 0 && (!strdupf(&modules_d, "%s/usr/lib/dracut/modules.d/", m.merged) ||
+                               !strdupf(&inside, "%s/tmp/installer.img", m.merged)))
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = run("Adding the installer's dracut module",
+                                (const char *[]){"cp", "-r", module, modules_d, NULL});
+                if (r >= 0)
+                        r = install_programs(c, m.merged, installer_programs);
+                if (r >= 0)
+                        r = run("dracut",
+                                (const char *[]){"chroot", m.merged, "dracut", "--force", "--no-hostonly",
+                                                 "--reproducible", "--no-early-microcode", "--kver", kver, "--add",
+                                                 "xenhost-installer", "--omit",
+                                                 "systemd systemd-initrd systemd-networkd dracut-systemd plymouth "
+                                                 "resume",
+                                                 "/tmp/installer.img", NULL});
+                if (r >= 0 && !strdupf(&result, "%s.tmp", cached))
+                        r = -ENOMEM;
+                if (r >= 0)
+                        r = run("Saving the initrd", (const char *[]){"cp", inside, result, NULL});
+                chroot_umount(&m);
+                if (r >= 0 && rename(result, cached) < 0)
+                        r = log_error_errno(negative_errno(), "Cannot rename %s: %m", result);
+                if (r < 0)
+                        return r;
+                rm_rf(work);
+        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(negative_errno(), "Cannot create %s: %m", dir);
+        r = run("Copying the installer kernel", (const char *[]){"cp", kernel, kernel_out, NULL});
+        if (r >= 0)
+                r = run("Copying the installer initrd", (const char *[]){"cp", cached, initrd_out, NULL});
+        if (r >= 0)
+                progress("initrd", initrd_out);
+        return r;
+}
+
+/* ---- ISO and PXE --------------------------------------------------------- */
+
+static int write_text(const char *path, const char *text) {
+        int r = write_file_atomic(path, text, strlen(text), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", path);
+        return 0;
+}
+
+/* One GRUB menu for BIOS and UEFI: on the screen and on the first serial
+ * line, so that a headless machine can be installed as well. */
+static int iso_grub_cfg(const struct build_context *c, char **ret) {
+        static const char *const serial_last = "console=tty0 console=ttyS0,115200n8";
+        static const char *const screen_last = "console=ttyS0,115200n8 console=tty0";
+        if (!strdupf(ret,
+                     "# xenhost install media: one menu for BIOS and UEFI.\n"
+                     "serial --unit=0 --speed=115200\n"
+                     "terminal_input console serial\n"
+                     "terminal_output console serial\n"
+                     "set timeout=5\n"
+                     "set default=0\n"
+                     "menuentry 'Install xenhost %1$s' {\n"
+                     "  linux /boot/vmlinuz %3$s quiet\n"
+                     "  initrd /boot/initrd.img\n"
+                     "}\n"
+                     "menuentry 'Install xenhost %1$s (serial console)' {\n"
+                     "  linux /boot/vmlinuz %2$s\n"
+                     "  initrd /boot/initrd.img\n"
+                     "}\n"
+                     "menuentry 'Unattended install (answer file /answerfile.xml on this media)' {\n"
+                     "  linux /boot/vmlinuz %2$s answerfile=/answerfile.xml\n"
+                     "  initrd /boot/initrd.img\n"
+                     "}\n",
+                     c->version, serial_last, screen_last))
+                return -ENOMEM;
+        return 0;
+}
+
+static int link_or_copy(const char *src, const char *dst) {
+        unlink(dst);
+        if (link(src, dst) == 0)
+                return 0;
+        return run("Copying onto the media", (const char *[]){"cp", src, dst, NULL});
+}
+
+int build_iso(const struct build_context *c) {
+        _cleanup_free_ char *root = NULL, *iso = NULL, *tmp = NULL, *cfg = NULL, *cfgpath = NULL, *img = NULL,
+                            *man = NULL, *p = NULL, *sig = NULL;
+        int r;
+
+        if ((r = build_image(c)) < 0 || (r = build_initrd(c)) < 0)
+                return r;
+        if ((r = build_image_paths(c, &img, &man)) < 0 || !strdupf(&root, "%s/iso-root", c->out) ||
+            !strdupf(&iso, "%s/xenhost-%s.iso", c->out, c->version) || !strdupf(&tmp, "%s.tmp", iso) ||
+            !strdupf(&cfgpath, "%s/boot/grub/grub.cfg", root) || !strdupf(&sig, "%s.asc", man))
+                return -ENOMEM;
+        progress("iso", "laying out the media");
+        if ((r = rm_rf(root)) < 0)
+                return r;
+        r = run("Creating the media tree",
+                (const char *[]){"mkdir", "-p", cfgpath, NULL}); /* the last component is removed below */
+        if (r < 0)
+                return r;
+        rmdir(cfgpath);
+        const struct {
+                const char *src_fmt, *dst;
+        } files[] = {
+                {"%s/installer/vmlinuz", "boot/vmlinuz"},
+                {"%s/installer/initrd.img", "boot/initrd.img"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *s = NULL, *d = NULL;
+                if (!strdupf(&s, files[i].src_fmt, c->out) || !strdupf(&d, "%s/%s", root, files[i].dst))
+                        return -ENOMEM;
+                if ((r = link_or_copy(s, d)) < 0)
+                        return r;
+        }
+        if (!strdupf(&p, "%s/xenhost", root) || mkdir(p, 0755) < 0)
+                return log_error_errno(-EIO, "Cannot create %s/xenhost", root);
+        const char *media[] = {img, man, exists(sig) ? sig : NULL};
+        for (size_t i = 0; i < ELEMENTSOF(media); i++) {
+                _cleanup_free_ char *d = NULL, *bn = media[i] ? strdup(media[i]) : NULL;
+                if (!media[i])
+                        continue;
+                if (!bn || !strdupf(&d, "%s/%s", p, basename(bn)))
+                        return -ENOMEM;
+                if ((r = link_or_copy(media[i], d)) < 0)
+                        return r;
+        }
+        free(p);
+        if (!strdupf(&p, "%s/packs", root) || mkdir(p, 0755) < 0)
+                return log_error_errno(-EIO, "Cannot create %s/packs", root);
+        if ((r = iso_grub_cfg(c, &cfg)) < 0 || (r = write_text(cfgpath, cfg)) < 0)
+                return r;
+
+        progress("iso", "making the hybrid ISO (BIOS and UEFI El Torito, USB)");
+        unlink(tmp);
+        r = run("grub-mkrescue", (const char *[]){"grub-mkrescue", "-o", tmp, root, "--", "-volid", "XENHOST", NULL});
+        if (r < 0)
+                return r;
+        if (rename(tmp, iso) < 0)
+                return log_error_errno(negative_errno(), "Cannot rename %s: %m", tmp);
+        rm_rf(root);
+        progress("iso", iso);
+        return 0;
+}
+
+int build_pxe(const struct build_context *c) {
+        _cleanup_free_ char *dir = NULL, *sub = NULL, *img = NULL, *man = NULL, *cfg = NULL, *pxecfg = NULL,
+                            *path = NULL, *sig = NULL;
+        int r;
+
+        if ((r = build_image(c)) < 0 || (r = build_initrd(c)) < 0)
+                return r;
+        if ((r = build_image_paths(c, &img, &man)) < 0 || !strdupf(&dir, "%s/pxe", c->out) ||
+            !strdupf(&sub, "%s/xenhost", dir) || !strdupf(&sig, "%s.asc", man))
+                return -ENOMEM;
+        progress("pxe", "laying out the PXE tree");
+        if ((r = rm_rf(dir)) < 0)
+                return r;
+        if ((r = run("Creating the PXE tree", (const char *[]){"mkdir", "-p", sub, NULL})) < 0)
+                return r;
+        const char *files[][2] = {
+                {"installer/vmlinuz", "vmlinuz"}, {"installer/initrd.img", "initrd.img"}};
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *s = NULL, *d = NULL;
+                if (!strdupf(&s, "%s/%s", c->out, files[i][0]) || !strdupf(&d, "%s/%s", sub, files[i][1]))
+                        return -ENOMEM;
+                if ((r = link_or_copy(s, d)) < 0)
+                        return r;
+        }
+        const char *media[] = {img, man, exists(sig) ? sig : NULL};
+        for (size_t i = 0; i < ELEMENTSOF(media); i++) {
+                _cleanup_free_ char *d = NULL, *bn = media[i] ? strdup(media[i]) : NULL;
+                if (!media[i])
+                        continue;
+                if (!bn || !strdupf(&d, "%s/%s", sub, basename(bn)))
+                        return -ENOMEM;
+                if ((r = link_or_copy(media[i], d)) < 0)
+                        return r;
+        }
+        /* GRUB network images for BIOS (core.0) and UEFI (core.efi). */
+        _cleanup_free_ char *netdir = NULL;
+        if (!strdupf(&netdir, "--net-directory=%s", dir))
+                return -ENOMEM;
+        r = run("grub-mknetdir", (const char *[]){"grub-mknetdir", netdir, "--subdir=boot/grub", NULL});
+        if (r < 0)
+                return r;
+        if (!strdupf(&cfg,
+                     "# xenhost PXE: served over TFTP (or HTTP) from the root of this tree.\n"
+                     "# Replace SERVER with your HTTP server that serves this tree, and point\n"
+                     "# answerfile= at the answer file of the hosts to install.\n"
+                     "serial --unit=0 --speed=115200\n"
+                     "terminal_input console serial\n"
+                     "terminal_output console serial\n"
+                     "set timeout=5\n"
+                     "menuentry 'Install xenhost %1$s (unattended)' {\n"
+                     "  linux /xenhost/vmlinuz console=tty0 console=ttyS0,115200n8 ip=dhcp "
+                     "answerfile=http://SERVER/answerfile.xml\n"
+                     "  initrd /xenhost/initrd.img\n"
+                     "}\n"
+                     "menuentry 'Install xenhost %1$s' {\n"
+                     "  linux /xenhost/vmlinuz console=ttyS0,115200n8 console=tty0 ip=dhcp\n"
+                     "  initrd /xenhost/initrd.img\n"
+                     "}\n",
+                     c->version) ||
+            !strdupf(&path, "%s/boot/grub/grub.cfg", dir))
+                return -ENOMEM;
+        if ((r = write_text(path, cfg)) < 0)
+                return r;
+        free(path);
+        if (!strdupf(&path, "%s/pxelinux.cfg", dir) || mkdir(path, 0755) < 0)
+                return log_error_errno(-EIO, "Cannot create %s/pxelinux.cfg", dir);
+        free(path);
+        if (!strdupf(&pxecfg,
+                     "# xenhost: an example for pxelinux (BIOS), with pxelinux.0 and ldlinux.c32\n"
+                     "# from the pxelinux/syslinux-common packages next to this directory.\n"
+                     "DEFAULT xenhost\n"
+                     "LABEL xenhost\n"
+                     "  KERNEL xenhost/vmlinuz\n"
+                     "  INITRD xenhost/initrd.img\n"
+                     "  APPEND console=tty0 console=ttyS0,115200n8 ip=dhcp answerfile=http://SERVER/answerfile.xml\n") ||
+            !strdupf(&path, "%s/pxelinux.cfg/default", dir))
+                return -ENOMEM;
+        if ((r = write_text(path, pxecfg)) < 0)
+                return r;
+        progress("pxe", dir);
+        return 0;
+}

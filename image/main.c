@@ -1,0 +1,138 @@
+/* xenhost-build: the dom0 tree, the host image, the installer initrd, the
+ * install ISO and the PXE tree; and verify, to check an image against its
+ * manifest the way the installer and the upgrader do. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <time.h>
+
+#include "build.h"
+#include "log.h"
+#include "macro.h"
+#include "manifest.h"
+
+static const char *arg_out, *arg_version, *arg_sign_key, *arg_keyring, *arg_log;
+
+static void help(void) {
+        printf("Usage: xenhost-build rootfs|image|initrd|iso|pxe|all [OPTIONS]\n"
+               "       xenhost-build verify IMAGE MANIFEST [--keyring FILE]\n"
+               "\n"
+               "  rootfs   the dom0 tree (packages cached by dom0-rootfs/packages) in OUT/rootfs\n"
+               "  image    the host image OUT/xenhost-V.img and its manifest\n"
+               "  initrd   the installer kernel and initrd in OUT/installer\n"
+               "  iso      the hybrid install ISO OUT/xenhost-V.iso (BIOS, UEFI, USB)\n"
+               "  pxe      the PXE tree OUT/pxe with GRUB and pxelinux examples\n"
+               "  all      image, iso and pxe\n"
+               "  verify   check IMAGE against MANIFEST (size, SHA-256, signature)\n"
+               "\n"
+               "Options:\n"
+               "  --out DIR        results (default: out/ in the source tree)\n"
+               "  --version V      product version (default: the VERSION file)\n"
+               "  --sign-key KEY   sign the manifest with this gpg key\n"
+               "  --keyring FILE   with verify: require a signature by a key in FILE\n"
+               "  --log-file FILE  full log (default: OUT/build.log)\n"
+               "  -v, --verbose    debug output\n"
+               "Environment: XENHOST_CACHE (default /var/cache/xenhost), SOURCE_DATE_EPOCH.\n");
+}
+
+static int parse_argv(int argc, char **argv) {
+        enum { ARG_OUT = 0x100, ARG_VERSION, ARG_SIGN, ARG_KEYRING, ARG_LOG };
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},           {"verbose", no_argument, NULL, 'v'},
+                {"out", required_argument, NULL, ARG_OUT},  {"version", required_argument, NULL, ARG_VERSION},
+                {"sign-key", required_argument, NULL, ARG_SIGN}, {"keyring", required_argument, NULL, ARG_KEYRING},
+                {"log-file", required_argument, NULL, ARG_LOG}, {},
+        };
+        int c;
+        while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
+                switch (c) {
+                case 'h': help(); return 0;
+                case 'v': log_set_max_level(LOG_LEVEL_DEBUG); break;
+                case ARG_OUT: arg_out = optarg; break;
+                case ARG_VERSION: arg_version = optarg; break;
+                case ARG_SIGN: arg_sign_key = optarg; break;
+                case ARG_KEYRING: arg_keyring = optarg; break;
+                case ARG_LOG: arg_log = optarg; break;
+                default: return -EINVAL;
+                }
+        return 1;
+}
+
+static int verb_verify(int argc, char **argv) {
+        _cleanup_free_ char *reason = NULL;
+        struct manifest m = {};
+        if (argc != 2)
+                return log_error_errno(-EINVAL, "verify needs IMAGE and MANIFEST");
+        int r = image_verify(argv[0], argv[1], arg_keyring, &m, &reason);
+        if (r < 0)
+                return log_error_errno(r, "%s", reason ? reason : "verification failed");
+        printf("%s: xenhost %s build %s, SHA-256 %s%s\n", argv[0], m.version, m.build, m.image_sha256,
+               arg_keyring ? ", signature good" : "");
+        manifest_done(&m);
+        return 0;
+}
+
+int main(int argc, char **argv) {
+        struct build_context c;
+        struct timespec t0, t1;
+        int r;
+
+        log_set_program("xenhost-build");
+        r = parse_argv(argc, argv);
+        if (r <= 0)
+                return r < 0 ? 1 : 0;
+        if (optind >= argc) {
+                log_error("Expected a stage (rootfs, image, initrd, iso, pxe, all) or verify; see --help");
+                return 1;
+        }
+        const char *verb = argv[optind];
+        if (streq(verb, "verify"))
+                return verb_verify(argc - optind - 1, argv + optind + 1) < 0 ? 1 : 0;
+        if (argc - optind != 1) {
+                log_error("Expected one stage; see --help");
+                return 1;
+        }
+        if (geteuid() != 0) {
+                log_error("xenhost-build needs root (mmdebstrap, chroot, mounts)");
+                return 1;
+        }
+        r = build_context_init(&c, arg_out, arg_version, arg_sign_key);
+        if (r < 0) {
+                build_context_done(&c);
+                return 1;
+        }
+        _cleanup_free_ char *log = NULL;
+        if (!arg_log && asprintf(&log, "%s/build.log", c.out) < 0)
+                return 1;
+        r = log_open_file(arg_log ? arg_log : log);
+        if (r < 0)
+                log_warning_errno(r, "Cannot open the log file: %m");
+        log_debug("xenhost-build %s: version %s build %s, SOURCE_DATE_EPOCH=%" PRIu64 ", cache %s", verb, c.version,
+                  c.build_id, c.source_date_epoch, c.cache);
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (streq(verb, "rootfs"))
+                r = build_rootfs(&c);
+        else if (streq(verb, "image"))
+                r = build_image(&c);
+        else if (streq(verb, "initrd"))
+                r = build_initrd(&c);
+        else if (streq(verb, "iso"))
+                r = build_iso(&c);
+        else if (streq(verb, "pxe"))
+                r = build_pxe(&c);
+        else if (streq(verb, "all")) {
+                r = build_iso(&c);
+                if (r >= 0)
+                        r = build_pxe(&c);
+        } else
+                r = log_error_errno(-EINVAL, "Unknown stage '%s'; see --help", verb);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (r >= 0)
+                log_info("%s done in %.1f s", verb,
+                         (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9);
+        else
+                log_info("Full log: %s", arg_log ? arg_log : log);
+        build_context_done(&c);
+        log_close_file();
+        return r < 0 ? 1 : 0;
+}

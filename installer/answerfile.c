@@ -1,0 +1,1273 @@
+/* XenServer's answer-file XML into struct install_config.
+ *
+ * The element set is XenServer's (host-installer's answerfile.py and
+ * doc/answerfile.txt) plus our <pack>: an existing fleet's answer files must
+ * keep working. What XenServer knows but xenhost cannot honour is accepted
+ * with a warning; what neither knows, or a bad value, is an error. Every
+ * problem is collected, so the operator sees the whole list in one run. */
+#include "answerfile.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "fileio.h"
+
+DEFINE_CLEANUP(xmlDoc, xmlFreeDoc)
+
+static inline void xml_charp_free(xmlChar **p) {
+        if (*p)
+                xmlFree(*p);
+}
+#define _cleanup_xml_char_ _cleanup_(xml_charp_free)
+
+#define MODE_BIT(m) (1u << (m))
+#define MODES_FRESH (MODE_BIT(INSTALL_MODE_FRESH) | MODE_BIT(INSTALL_MODE_REINSTALL))
+#define MODES_UPGRADE MODE_BIT(INSTALL_MODE_UPGRADE)
+#define MODES_RESTORE MODE_BIT(INSTALL_MODE_RESTORE)
+#define MODES_INSTALL (MODES_FRESH | MODES_UPGRADE)
+#define MODES_ALL (MODES_INSTALL | MODES_RESTORE)
+
+struct parser;
+typedef void (*element_parse_fn)(struct parser *p, xmlNode *n);
+
+struct element_rule {
+        const char *name;
+        unsigned modes;  /* where it means something; elsewhere it only warns */
+        bool multiple;   /* may appear more than once */
+        element_parse_fn parse;
+        const char *const *attributes; /* NULL-terminated; NULL: none allowed */
+};
+
+/* The parser records problems and goes on; an allocation failure anywhere
+ * only sets 'oom', which turns the final result into -ENOMEM. That keeps
+ * every element handler a straight line of checks. */
+struct parser {
+        const char *name;
+        struct answerfile_problems *problems;
+        struct install_config *config;
+        bool oom;
+        bool mode_known;
+        bool upgrade_root;
+
+        long root_line;
+        long primary_disk_line, existing_installation_line, source_line, admin_line;
+        bool has_primary_disk, has_existing_installation, has_source;
+        bool ntp_given;
+        long ntp_line, first_ntp_server_line;
+        char *last_xml_error;
+        bool admin_has_ipaddr, admin_has_subnet, admin_has_gateway, admin_has_ipv6, admin_has_gateway6;
+};
+
+/* ---- problems ---- */
+
+static int strv_push_take(char ***l, size_t *n, char *s) {
+        char **nl = reallocarray(*l, *n + 2, sizeof(char *));
+        if (!nl)
+                return -ENOMEM;
+        nl[(*n)++] = s;
+        nl[*n] = NULL;
+        *l = nl;
+        return 0;
+}
+
+void answerfile_problems_done(struct answerfile_problems *p) {
+        if (!p)
+                return;
+        strv_free(p->errors);
+        strv_free(p->warnings);
+        *p = (struct answerfile_problems) {};
+}
+
+_printf_(4, 0) static void add_problem(struct parser *p, bool error, long line, const char *format, va_list ap) {
+        _cleanup_free_ char *msg = NULL;
+        char line_text[32] = "";
+        char *s;
+
+        if (vasprintf(&msg, format, ap) < 0) {
+                p->oom = true;
+                return;
+        }
+        /* One problem is one line, whatever the file put into a value. */
+        for (char *c = msg; *c; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        *c = '?';
+        if (line > 0)
+                snprintf(line_text, sizeof line_text, ":%ld", line);
+        if (asprintf(&s, "%s%s: %s%s", p->name, line_text, error ? "" : "warning: ", msg) < 0) {
+                p->oom = true;
+                return;
+        }
+        if (error ? strv_push_take(&p->problems->errors, &p->problems->n_errors, s)
+                  : strv_push_take(&p->problems->warnings, &p->problems->n_warnings, s)) {
+                free(s);
+                p->oom = true;
+        }
+}
+
+_printf_(4, 5) static void problem_at(struct parser *p, bool error, long line, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        add_problem(p, error, line, format, ap);
+        va_end(ap);
+}
+
+static long node_line(xmlNode *n) {
+        if (!n)
+                return 0;
+        long line = xmlGetLineNo(n);
+        if (n->type == XML_TEXT_NODE && n->content && line > 0) {
+                /* libxml2 numbers a text node by the line where it ends; the
+                 * operator wants the line where the stray text starts. */
+                const char *c = (const char *) n->content;
+                const char *first = c + strspn(c, " \t\r\n");
+                for (const char *i = first; *i; i++)
+                        if (*i == '\n')
+                                line--;
+                if (n->parent && line < xmlGetLineNo(n->parent))
+                        line = xmlGetLineNo(n->parent);
+        }
+        return line;
+}
+
+_printf_(3, 4) static void bad(struct parser *p, xmlNode *n, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        add_problem(p, true, node_line(n), format, ap);
+        va_end(ap);
+}
+
+_printf_(3, 4) static void bad_at(struct parser *p, long line, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        add_problem(p, true, line, format, ap);
+        va_end(ap);
+}
+
+_printf_(3, 4) static void warn(struct parser *p, xmlNode *n, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        add_problem(p, false, node_line(n), format, ap);
+        va_end(ap);
+}
+
+static void check_oom(struct parser *p, int r) {
+        if (r < 0)
+                p->oom = true;
+}
+
+/* ---- values ---- */
+
+static const char *name_of(xmlNode *n) {
+        return (const char *) n->name;
+}
+
+/* The attribute's value, or NULL when it is absent. */
+static char *attr(struct parser *p, xmlNode *n, const char *name) {
+        _cleanup_xml_char_ xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *) name);
+        if (!v)
+                return NULL;
+        char *s = strdup((const char *) v);
+        if (!s)
+                p->oom = true;
+        return s;
+}
+
+/* XenServer reads the first of two spellings that is present; both at once
+ * with different values is a contradiction we would rather point out. */
+static char *attr_alias(struct parser *p, xmlNode *n, const char *name, const char *old_name) {
+        _cleanup_free_ char *a = attr(p, n, name), *b = attr(p, n, old_name);
+        if (a && b && !streq(a, b))
+                bad(p, n, "<%s> has both %s=\"%s\" and %s=\"%s\"", name_of(n), name, a, old_name, b);
+        return a ? TAKE_PTR(a) : TAKE_PTR(b);
+}
+
+static bool attr_is_allowed(const struct element_rule *rule, const char *name) {
+        for (const char *const *a = rule->attributes; a && *a; a++)
+                if (streq(*a, name))
+                        return true;
+        return false;
+}
+
+static void check_attributes(struct parser *p, xmlNode *n, const struct element_rule *rule) {
+        for (xmlAttr *a = n->properties; a; a = a->next)
+                if (!attr_is_allowed(rule, (const char *) a->name))
+                        bad(p, n, "unknown attribute %s on <%s>", (const char *) a->name, name_of(n));
+}
+
+static char *strip(char *s) {
+        char *e = s + strlen(s);
+        while (e > s && isspace((unsigned char) e[-1]))
+                *--e = 0;
+        char *b = s;
+        while (isspace((unsigned char) *b))
+                b++;
+        memmove(s, b, strlen(b) + 1);
+        return s;
+}
+
+/* The text of an element that holds only text, stripped of surrounding
+ * white space as XenServer does. NULL (with the problem recorded) when the
+ * element holds other elements or an entity that was not expanded. */
+static char *text_of(struct parser *p, xmlNode *n) {
+        size_t len = 0;
+        char *buf = NULL;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &len);
+        if (!f) {
+                p->oom = true;
+                return NULL;
+        }
+        bool ok = true;
+        for (xmlNode *c = n->children; c; c = c->next)
+                switch (c->type) {
+                case XML_TEXT_NODE:
+                case XML_CDATA_SECTION_NODE:
+                        fputs((const char *) c->content, f);
+                        break;
+                case XML_ELEMENT_NODE:
+                        bad(p, c, "<%s> is not allowed inside <%s>", name_of(c), name_of(n));
+                        ok = false;
+                        break;
+                case XML_ENTITY_REF_NODE:
+                        /* Entities are never expanded (no DTD is loaded), so
+                         * the value would silently lose a piece. */
+                        bad(p, c, "entity &%s; is not supported in <%s>", name_of(c), name_of(n));
+                        ok = false;
+                        break;
+                default:
+                        break;
+                }
+        if (fclose(TAKE_PTR(f)) != 0) {
+                free(buf);
+                p->oom = true;
+                return NULL;
+        }
+        if (!ok) {
+                free(buf);
+                return NULL;
+        }
+        return strip(buf);
+}
+
+static char *text_of_nonempty(struct parser *p, xmlNode *n, const char *what) {
+        char *t = text_of(p, n);
+        if (t && !*t) {
+                bad(p, n, "<%s> is empty; it needs %s", name_of(n), what);
+                free(t);
+                return NULL;
+        }
+        return t;
+}
+
+static int parse_bool(const char *s) {
+        if (strcasecmp(s, "yes") == 0 || strcasecmp(s, "true") == 0)
+                return 1;
+        if (strcasecmp(s, "no") == 0 || strcasecmp(s, "false") == 0)
+                return 0;
+        return -EINVAL;
+}
+
+static void lowercase(char *s) {
+        for (; *s; s++)
+                *s = (char) tolower((unsigned char) *s);
+}
+
+static bool is_ipv4(const char *s) {
+        struct in_addr a;
+        return inet_pton(AF_INET, s, &a) == 1;
+}
+
+static bool is_ipv6(const char *s) {
+        struct in6_addr a;
+        return inet_pton(AF_INET6, s, &a) == 1;
+}
+
+static bool is_netmask(const char *s) {
+        struct in_addr a;
+        if (inet_pton(AF_INET, s, &a) != 1)
+                return false;
+        uint32_t m = ntohl(a.s_addr);
+        /* Contiguous ones from the top: ~m + 1 is a power of two (or 0). */
+        uint32_t inv = ~m;
+        return m != 0 && (inv & (inv + 1)) == 0;
+}
+
+/* "2001:db8::1/64" */
+static bool is_ipv6_with_prefix(const char *s) {
+        const char *slash = strchr(s, '/');
+        if (!slash || slash == s || slash - s >= INET6_ADDRSTRLEN)
+                return false;
+        char addr[INET6_ADDRSTRLEN];
+        memcpy(addr, s, (size_t) (slash - s));
+        addr[slash - s] = 0;
+        if (!is_ipv6(addr))
+                return false;
+        const char *pfx = slash + 1;
+        if (!*pfx || strlen(pfx) > 3 || strspn(pfx, "0123456789") != strlen(pfx))
+                return false;
+        return atoi(pfx) <= 128;
+}
+
+/* RFC 1123 host name, optionally fully qualified (XenServer's
+ * valid_hostname() with fqdn): labels of letters, digits and inner hyphens. */
+static bool is_hostname(const char *s) {
+        size_t total = strlen(s);
+        if (total == 0 || total > 253)
+                return false;
+        const char *label = s;
+        for (;;) {
+                size_t l = strcspn(label, ".");
+                if (l == 0 || l > 63)
+                        return false;
+                for (size_t i = 0; i < l; i++) {
+                        char c = label[i];
+                        if (!isalnum((unsigned char) c) && !(c == '-' && i > 0 && i < l - 1))
+                                return false;
+                }
+                if (!label[l])
+                        return true;
+                label += l + 1;
+        }
+}
+
+static bool is_hwaddr(const char *s) {
+        if (strlen(s) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char) s[i]))
+                        return false;
+        return true;
+}
+
+static bool chars_in(const char *s, const char *extra) {
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && !strchr(extra, *s))
+                        return false;
+        return true;
+}
+
+/* Linux interface names: at most 15 bytes, no '/', ':' or white space. */
+static bool is_ifname(const char *s) {
+        size_t l = strlen(s);
+        return l > 0 && l < 16 && !streq(s, ".") && !streq(s, "..") && chars_in(s, "-_.@+");
+}
+
+/* A disk as the operator writes it: "sda", "/dev/nvme0n1",
+ * "disk/by-id/wwn-0x5000c500a1b2c3d4", "/dev/disk/by-path/pci-0000:00:1f.2-ata-1". */
+static bool is_disk_name(const char *s) {
+        return *s && !strstr(s, "..") && chars_in(s, "/-_.:+@#=");
+}
+
+static bool is_timezone(const char *s) {
+        return *s && *s != '/' && strlen(s) < 128 && !strstr(s, "..") && !endswith(s, "/") &&
+               chars_in(s, "/_+-");
+}
+
+static bool is_keymap(const char *s) {
+        return *s && strlen(s) < 64 && chars_in(s, "-_.");
+}
+
+static bool is_service_name(const char *s) {
+        return *s && strlen(s) < 256 && chars_in(s, "-_.@:\\");
+}
+
+static bool has_control_chars(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+/* ---- locations: <source>, <driver-source>, <pack>, <script> ---- */
+
+static const char *const url_schemes[] = { "http://", "https://", "ftp://", "file://" };
+
+/* Checks ADDRESS for TYPE and brings it into the stored form: "nfs://" is
+ * dropped from NFS addresses, and a url that is really nfs:// becomes NFS,
+ * as XenServer does. Returns false with the problem recorded. */
+static bool normalise_location(struct parser *p, xmlNode *n, enum location_type *type, char *address) {
+        if (*type == LOCATION_URL) {
+                const char *rest = startswith(address, "nfs://");
+                if (rest) {
+                        memmove(address, rest, strlen(rest) + 1);
+                        *type = LOCATION_NFS;
+                }
+        } else if (*type == LOCATION_NFS) {
+                const char *rest = startswith(address, "nfs://");
+                if (rest)
+                        memmove(address, rest, strlen(rest) + 1);
+        }
+
+        if (*type == LOCATION_URL) {
+                const char *after = NULL;
+                for (size_t i = 0; i < ELEMENTSOF(url_schemes) && !after; i++)
+                        after = startswith(address, url_schemes[i]);
+                _cleanup_free_ char *shown = NULL;
+                check_oom(p, url_redact(address, &shown));
+                if (!after) {
+                        bad(p, n, "<%s>: '%s' is not an http://, https://, ftp://, file:// or nfs:// URL",
+                            name_of(n), shown ? shown : "");
+                        return false;
+                }
+                bool is_file = startswith(address, "file://");
+                if (has_control_chars(address) || strpbrk(address, " \t") ||
+                    (is_file ? *after != '/' : (*after == 0 || *after == '/'))) {
+                        bad(p, n, "<%s>: '%s' is not a valid URL%s", name_of(n), shown ? shown : "",
+                            is_file ? " (file:///path)" : " (it needs a host)");
+                        return false;
+                }
+                return true;
+        }
+
+        /* NFS: "server:/path" */
+        const char *colon = strchr(address, ':');
+        if (!colon || colon == address || colon[1] != '/' || has_control_chars(address) ||
+            strpbrk(address, " \t")) {
+                bad(p, n, "<%s>: '%s' is not an NFS location (server:/path)", name_of(n), address);
+                return false;
+        }
+        return true;
+}
+
+/* TYPE_VALUE is the type attribute, which XenServer requires. */
+static bool parse_location(struct parser *p, xmlNode *n, const char *type_value, const char *const *allowed,
+                           const char *allowed_text, enum location_type *ret_type, char **ret_address) {
+        if (!type_value) {
+                bad(p, n, "<%s> needs a type attribute (%s)", name_of(n), allowed_text);
+                return false;
+        }
+        enum location_type type = location_type_from_string(type_value);
+        bool ok = false;
+        for (const char *const *a = allowed; *a; a++)
+                ok = ok || streq(*a, type_value);
+        if (type == _LOCATION_TYPE_MAX || !ok) {
+                bad(p, n, "<%s>: unknown type \"%s\" (%s)", name_of(n), type_value, allowed_text);
+                return false;
+        }
+        _cleanup_free_ char *address = NULL;
+        if (type == LOCATION_LOCAL) {
+                /* XenServer ignores the text of a local source; so do we. */
+                *ret_type = type;
+                *ret_address = NULL;
+                return true;
+        }
+        address = text_of_nonempty(p, n, type == LOCATION_NFS ? "server:/path" : "a URL");
+        if (!address)
+                return false;
+        if (!normalise_location(p, n, &type, address))
+                return false;
+        *ret_type = type;
+        *ret_address = TAKE_PTR(address);
+        return true;
+}
+
+static const char *const repo_types[] = { "local", "url", "nfs", NULL };
+
+static void parse_repo(struct parser *p, xmlNode *n, bool is_pack) {
+        _cleanup_free_ char *type = attr(p, n, "type"), *address = NULL;
+        enum location_type t;
+        if (!parse_location(p, n, type, repo_types, "local, url or nfs", &t, &address))
+                return;
+        check_oom(p, is_pack ? install_config_add_pack(p->config, t, address)
+                             : install_config_add_source(p->config, t, address));
+}
+
+static void parse_source(struct parser *p, xmlNode *n) {
+        p->has_source = true;
+        if (!p->source_line)
+                p->source_line = node_line(n);
+        parse_repo(p, n, false);
+}
+
+static void parse_pack(struct parser *p, xmlNode *n) {
+        parse_repo(p, n, true);
+}
+
+static const char *const script_types[] = { "url", "nfs", NULL };
+
+static void add_script(struct parser *p, xmlNode *n, enum script_stage stage, const char *type) {
+        enum location_type t;
+        _cleanup_free_ char *address = NULL;
+        if (!parse_location(p, n, type, script_types, "url or nfs", &t, &address))
+                return;
+        check_oom(p, install_config_add_script(p->config, stage, t, address));
+}
+
+static void parse_script(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *stage_value = attr(p, n, "stage"), *type = attr(p, n, "type");
+        enum script_stage stage = _SCRIPT_STAGE_MAX;
+        if (!stage_value)
+                bad(p, n, "<script> needs a stage attribute (installation-start, packages-installed, "
+                          "filesystem-populated or installation-complete)");
+        else {
+                lowercase(stage_value);
+                stage = script_stage_from_string(stage_value);
+                if (stage == _SCRIPT_STAGE_MAX)
+                        bad(p, n, "<script>: unknown stage \"%s\" (installation-start, packages-installed, "
+                                  "filesystem-populated or installation-complete)", stage_value);
+        }
+        if (type)
+                lowercase(type);
+        if (stage == _SCRIPT_STAGE_MAX) {
+                if (!type)
+                        bad(p, n, "<script> needs a type attribute (url or nfs)");
+                return;
+        }
+        add_script(p, n, stage, type);
+}
+
+/* The two deprecated forms: the type is optional and means url. */
+static void parse_old_script(struct parser *p, xmlNode *n, enum script_stage stage) {
+        _cleanup_free_ char *type = attr(p, n, "type");
+        if (type)
+                lowercase(type);
+        add_script(p, n, stage, type && *type ? type : "url");
+}
+
+static void parse_post_install_script(struct parser *p, xmlNode *n) {
+        parse_old_script(p, n, SCRIPT_STAGE_FILESYSTEM_POPULATED);
+}
+
+static void parse_install_failed_script(struct parser *p, xmlNode *n) {
+        parse_old_script(p, n, SCRIPT_STAGE_INSTALLATION_COMPLETE);
+}
+
+/* ---- disks ---- */
+
+static char *disk_text(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *d = text_of_nonempty(p, n, "a disk name");
+        if (!d)
+                return NULL;
+        if (startswith(d, "iscsi:")) {
+                bad(p, n, "<%s>: iSCSI boot disks (iscsi:...) are not supported", name_of(n));
+                return NULL;
+        }
+        if (!is_disk_name(d)) {
+                bad(p, n, "<%s>: '%s' is not a disk name", name_of(n), d);
+                return NULL;
+        }
+        return TAKE_PTR(d);
+}
+
+static void check_fs_type(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *fs = attr(p, n, "fs-type");
+        if (!fs)
+                return;
+        if (!streq(fs, "ext3") && !streq(fs, "ext4"))
+                bad(p, n, "<%s>: unknown fs-type \"%s\" (ext3 or ext4)", name_of(n), fs);
+        else
+                warn(p, n, "fs-type on <%s> has no effect: dom0 slots are always ext4", name_of(n));
+}
+
+static void parse_primary_disk(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *guest = attr_alias(p, n, "guest-storage", "gueststorage");
+        _cleanup_free_ char *sr_at_end = attr(p, n, "sr-at-end");
+        _cleanup_free_ char *preserve = attr(p, n, "preserve-first-partition");
+        _cleanup_free_ char *swraid = attr(p, n, "swraid");
+
+        p->has_primary_disk = true;
+        p->primary_disk_line = node_line(n);
+        if (guest) {
+                int b = parse_bool(guest);
+                if (b < 0)
+                        bad(p, n, "<primary-disk>: %s=\"%s\" is not yes or no",
+                            xmlHasProp(n, (const xmlChar *) "guest-storage") ? "guest-storage" : "gueststorage",
+                            guest);
+                else
+                        p->config->primary_disk_guest_storage = b;
+        }
+        if (sr_at_end) {
+                if (parse_bool(sr_at_end) < 0)
+                        bad(p, n, "<primary-disk>: sr-at-end=\"%s\" is not yes or no", sr_at_end);
+                else
+                        warn(p, n, "sr-at-end on <primary-disk> has no effect: the SR is always the last "
+                                   "partition");
+        }
+        if (preserve) {
+                if (parse_bool(preserve) < 0 && !streq(preserve, "if-utility"))
+                        bad(p, n, "<primary-disk>: preserve-first-partition=\"%s\" is not yes, no or if-utility",
+                            preserve);
+                else
+                        warn(p, n, "preserve-first-partition on <primary-disk> has no effect: the disk gets "
+                                   "the xenhost layout");
+        }
+        check_fs_type(p, n);
+        if (swraid) {
+                int b = parse_bool(swraid);
+                if (b < 0)
+                        bad(p, n, "<primary-disk>: swraid=\"%s\" is not yes or no", swraid);
+                else if (b > 0) {
+                        /* Installing onto one disk when a mirror was asked
+                         * for would lose redundancy the operator counts on. */
+                        bad(p, n, "<primary-disk swraid=\"%s\">: software RAID is not supported", swraid);
+                        return;
+                }
+        }
+        char *d = disk_text(p, n);
+        if (d) {
+                free(p->config->primary_disk);
+                p->config->primary_disk = d;
+        }
+}
+
+static void parse_guest_disk(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *d = disk_text(p, n);
+        if (d)
+                check_oom(p, install_config_add_guest_disk(p->config, d));
+}
+
+static void parse_existing_installation(struct parser *p, xmlNode *n) {
+        p->has_existing_installation = true;
+        p->existing_installation_line = node_line(n);
+        check_fs_type(p, n);
+        char *d = disk_text(p, n);
+        if (d) {
+                free(p->config->existing_installation);
+                p->config->existing_installation = d;
+        }
+}
+
+static void parse_backup_disk(struct parser *p, xmlNode *n) {
+        char *d = disk_text(p, n);
+        if (d) {
+                free(p->config->backup_disk);
+                p->config->backup_disk = d;
+        }
+}
+
+/* ---- network ---- */
+
+static void set_string(struct parser *p, char **field, xmlNode *n, bool (*valid)(const char *), const char *what) {
+        _cleanup_free_ char *v = text_of_nonempty(p, n, what);
+        if (!v)
+                return;
+        if (!valid(v)) {
+                bad(p, n, "<%s>: '%s' is not %s", name_of(n), v, what);
+                return;
+        }
+        free(*field);
+        *field = TAKE_PTR(v);
+}
+
+static void parse_admin_child(struct parser *p, xmlNode *c) {
+        struct admin_interface *a = &p->config->admin;
+        const char *name = name_of(c);
+        bool *seen;
+        const char *canonical = name;
+
+        if (streq(name, "ipaddr") || streq(name, "ip"))
+                seen = &p->admin_has_ipaddr, canonical = "ipaddr";
+        else if (streq(name, "subnet") || streq(name, "subnet-mask"))
+                seen = &p->admin_has_subnet, canonical = "subnet";
+        else if (streq(name, "gateway"))
+                seen = &p->admin_has_gateway;
+        else if (streq(name, "ipv6"))
+                seen = &p->admin_has_ipv6;
+        else if (streq(name, "gatewayv6"))
+                seen = &p->admin_has_gateway6;
+        else {
+                bad(p, c, "unknown element <%s> in <admin-interface>", name);
+                return;
+        }
+        if (c->properties)
+                bad(p, c, "unknown attribute %s on <%s>", (const char *) c->properties->name, name);
+        if (*seen) {
+                bad(p, c, "<admin-interface> has more than one <%s>", canonical);
+                return;
+        }
+        *seen = true;
+
+        if (streq(canonical, "ipaddr"))
+                set_string(p, &a->ipaddr, c, is_ipv4, "an IPv4 address");
+        else if (streq(canonical, "subnet"))
+                set_string(p, &a->subnet, c, is_netmask, "an IPv4 netmask");
+        else if (streq(canonical, "gateway"))
+                set_string(p, &a->gateway, c, is_ipv4, "an IPv4 address");
+        else if (streq(canonical, "ipv6"))
+                set_string(p, &a->ipv6, c, is_ipv6_with_prefix, "an IPv6 address with prefix length");
+        else
+                set_string(p, &a->gateway6, c, is_ipv6, "an IPv6 address");
+
+        bool v6 = streq(canonical, "ipv6") || streq(canonical, "gatewayv6");
+        if (v6 ? a->proto6 != NET_PROTO_STATIC : a->proto != NET_PROTO_STATIC)
+                warn(p, c, "<%s> has no effect unless %s=\"static\"", name, v6 ? "protov6" : "proto");
+}
+
+static void parse_admin_interface(struct parser *p, xmlNode *n) {
+        struct admin_interface *a = &p->config->admin;
+        _cleanup_free_ char *name = attr(p, n, "name"), *hwaddr = attr(p, n, "hwaddr");
+        _cleanup_free_ char *proto = attr(p, n, "proto"), *proto6 = attr(p, n, "protov6");
+        _cleanup_free_ char *vlan = attr(p, n, "vlan");
+        bool proto_ok = true, proto6_ok = true;
+
+        p->config->has_admin_interface = true;
+        p->admin_line = node_line(n);
+
+        if (!name && !hwaddr)
+                bad(p, n, "<admin-interface> needs a name or a hwaddr attribute");
+        if (name && !is_ifname(name))
+                bad(p, n, "<admin-interface>: '%s' is not a network interface name", name);
+        if (hwaddr && !is_hwaddr(hwaddr))
+                bad(p, n, "<admin-interface>: hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", hwaddr);
+        if (name && hwaddr)
+                warn(p, n, "hwaddr on <admin-interface> has no effect when name is given");
+        if (name && is_ifname(name))
+                a->name = TAKE_PTR(name);
+        else if (hwaddr && is_hwaddr(hwaddr) && !name) {
+                lowercase(hwaddr);
+                a->hwaddr = TAKE_PTR(hwaddr);
+        }
+
+        if (!proto) {
+                bad(p, n, "<admin-interface> needs a proto attribute (dhcp, static or none)");
+                proto_ok = false;
+        } else if (streq(proto, "dhcp"))
+                a->proto = NET_PROTO_DHCP;
+        else if (streq(proto, "static"))
+                a->proto = NET_PROTO_STATIC;
+        else if (streq(proto, "none"))
+                a->proto = NET_PROTO_NONE;
+        else {
+                bad(p, n, "<admin-interface>: unknown proto \"%s\" (dhcp, static or none)", proto);
+                proto_ok = false;
+        }
+
+        if (!proto6 || streq(proto6, "none"))
+                a->proto6 = NET_PROTO_NONE;
+        else if (streq(proto6, "dhcp"))
+                a->proto6 = NET_PROTO_DHCP;
+        else if (streq(proto6, "static"))
+                a->proto6 = NET_PROTO_STATIC;
+        else if (streq(proto6, "autoconf"))
+                a->proto6 = NET_PROTO_AUTOCONF;
+        else {
+                bad(p, n, "<admin-interface>: unknown protov6 \"%s\" (dhcp, static, autoconf or none)", proto6);
+                proto6_ok = false;
+        }
+
+        if (vlan) {
+                char *end;
+                errno = 0;
+                unsigned long v = strtoul(vlan, &end, 10);
+                if (!isdigit((unsigned char) vlan[0]) || *end || errno || v < 1 || v > 4094)
+                        bad(p, n, "<admin-interface>: vlan \"%s\" is not a VLAN id from 1 to 4094", vlan);
+                else
+                        a->vlan = (unsigned) v;
+        }
+
+        for (xmlNode *c = n->children; c; c = c->next) {
+                if (c->type == XML_ELEMENT_NODE)
+                        parse_admin_child(p, c);
+                else if (c->type == XML_TEXT_NODE && !xmlIsBlankNode(c))
+                        bad(p, n, "<admin-interface> holds text; the address goes into <ipaddr>");
+        }
+
+        if (proto_ok && a->proto == NET_PROTO_STATIC) {
+                if (!p->admin_has_ipaddr)
+                        bad(p, n, "<admin-interface proto=\"static\"> needs <ipaddr>");
+                if (!p->admin_has_subnet)
+                        bad(p, n, "<admin-interface proto=\"static\"> needs <subnet>");
+                if (!p->admin_has_gateway)
+                        bad(p, n, "<admin-interface proto=\"static\"> needs <gateway>");
+        }
+        if (proto6_ok && a->proto6 == NET_PROTO_STATIC) {
+                if (!p->admin_has_ipv6)
+                        bad(p, n, "<admin-interface protov6=\"static\"> needs <ipv6>");
+                if (!p->admin_has_gateway6)
+                        bad(p, n, "<admin-interface protov6=\"static\"> needs <gatewayv6>");
+        }
+        if (proto_ok && proto6_ok && a->proto == NET_PROTO_NONE && a->proto6 == NET_PROTO_NONE)
+                bad(p, n, "<admin-interface> with proto=\"none\" needs protov6 (dhcp, static or autoconf)");
+}
+
+static bool is_ip(const char *s) {
+        return is_ipv4(s) || is_ipv6(s);
+}
+
+static bool is_host_or_ip(const char *s) {
+        return is_ip(s) || is_hostname(s);
+}
+
+static void parse_name_server(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *v = text_of_nonempty(p, n, "an IP address");
+        if (!v)
+                return;
+        if (!is_ip(v))
+                bad(p, n, "<%s>: '%s' is not an IP address", name_of(n), v);
+        else
+                check_oom(p, install_config_add_name_server(p->config, v));
+}
+
+static void parse_hostname(struct parser *p, xmlNode *n) {
+        set_string(p, &p->config->hostname, n, is_hostname, "a valid host name");
+}
+
+static void parse_fcoe_interface(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *name = attr(p, n, "name"), *hwaddr = attr(p, n, "hwaddr");
+        if (!name && !hwaddr)
+                bad(p, n, "<fcoe-interface> needs a name or a hwaddr attribute");
+        else if (hwaddr && !is_hwaddr(hwaddr))
+                bad(p, n, "<fcoe-interface>: hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", hwaddr);
+        else
+                warn(p, n, "<fcoe-interface> has no effect: FCoE is not supported");
+}
+
+static void parse_network_backend(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *v = text_of(p, n);
+        if (!v)
+                return;
+        if (!streq(v, "bridge") && !streq(v, "openvswitch") && !streq(v, "vswitch"))
+                bad(p, n, "<network-backend>: unknown backend '%s' (bridge, openvswitch or vswitch)", v);
+        else
+                warn(p, n, "<network-backend> has no effect: the management network is always a Linux bridge");
+}
+
+/* ---- time, keyboard, password, services ---- */
+
+static void parse_timezone(struct parser *p, xmlNode *n) {
+        set_string(p, &p->config->timezone, n, is_timezone, "a time zone (Region/City)");
+}
+
+static void parse_ntp(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *source = attr(p, n, "source");
+        p->ntp_given = true;
+        p->ntp_line = node_line(n);
+        if (!source) {
+                bad(p, n, "<ntp> needs a source attribute (dhcp, default, manual or none)");
+                p->ntp_given = false;
+                return;
+        }
+        enum ntp_source s = ntp_source_from_string(source);
+        if (s == _NTP_SOURCE_MAX) {
+                bad(p, n, "<ntp>: unknown source \"%s\" (dhcp, default, manual or none)", source);
+                p->ntp_given = false;
+                return;
+        }
+        p->config->ntp_source = s;
+}
+
+static void parse_ntp_server(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *v = text_of_nonempty(p, n, "a host name or IP address");
+        if (!p->first_ntp_server_line)
+                p->first_ntp_server_line = node_line(n);
+        if (!v)
+                return;
+        if (!is_host_or_ip(v))
+                bad(p, n, "<%s>: '%s' is not a host name or IP address", name_of(n), v);
+        else
+                check_oom(p, install_config_add_ntp_server(p->config, v));
+}
+
+static void parse_keymap(struct parser *p, xmlNode *n) {
+        set_string(p, &p->config->keymap, n, is_keymap, "a keymap name");
+}
+
+static void parse_root_password(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *type = attr(p, n, "type");
+        enum root_password_type t;
+
+        /* Without a type XenServer's code takes the text as plaintext. */
+        if (!type || streq(type, "plaintext"))
+                t = ROOT_PASSWORD_PLAINTEXT;
+        else if (streq(type, "hash"))
+                t = ROOT_PASSWORD_HASH;
+        else {
+                bad(p, n, "<root-password>: unknown type \"%s\" (plaintext or hash)", type);
+                return;
+        }
+
+        /* Only the password's shape is ever described, never its value. */
+        char *pw = text_of(p, n);
+        if (!pw)
+                return;
+        const char *problem = NULL;
+        if (!*pw)
+                problem = "is empty";
+        else if (has_control_chars(pw))
+                problem = "contains control characters";
+        else if (t == ROOT_PASSWORD_HASH && !streq(pw, "!!") && (pw[0] != '$' || strpbrk(pw, ": \t")))
+                problem = "is not a crypt(3) hash such as $y$... or $6$... (or !! to set it at first boot)";
+        if (problem) {
+                bad(p, n, "<root-password type=\"%s\"> %s", t == ROOT_PASSWORD_HASH ? "hash" : "plaintext",
+                    problem);
+                explicit_bzero(pw, strlen(pw));
+                free(pw);
+                return;
+        }
+        if (p->config->root_password)
+                explicit_bzero(p->config->root_password, strlen(p->config->root_password));
+        free(p->config->root_password);
+        p->config->root_password = pw;
+        p->config->root_password_type = t;
+}
+
+static void parse_ssh_mode(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *v = text_of(p, n);
+        if (!v)
+                return;
+        lowercase(v);
+        if (streq(v, "on"))
+                p->config->ssh_mode = SSH_MODE_ON;
+        else if (streq(v, "off"))
+                p->config->ssh_mode = SSH_MODE_OFF;
+        else if (streq(v, "auto")) {
+                p->config->ssh_mode = SSH_MODE_ON;
+                warn(p, n, "<ssh-mode>auto</ssh-mode> is taken as on: sshd always runs unless ssh-mode is off");
+        } else
+                bad(p, n, "<ssh-mode>: unknown mode '%s' (on or off)", v);
+}
+
+static void parse_service(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *name = attr(p, n, "name"), *state = attr(p, n, "state");
+        bool ok = true;
+        if (!name || !is_service_name(name)) {
+                bad(p, n, "<service> needs a name attribute naming a service");
+                ok = false;
+        }
+        if (!state || (!streq(state, "enabled") && !streq(state, "disabled"))) {
+                bad(p, n, "<service> needs state=\"enabled\" or state=\"disabled\"");
+                ok = false;
+        }
+        if (!ok)
+                return;
+        for (size_t i = 0; i < p->config->n_services; i++)
+                if (streq(p->config->services[i].name, name)) {
+                        bad(p, n, "<service name=\"%s\"> is given more than once", name);
+                        return;
+                }
+        check_oom(p, install_config_add_service(p->config, name, streq(state, "enabled")));
+}
+
+/* ---- the rest ---- */
+
+static void parse_ui_confirmation_prompt(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *v = text_of(p, n);
+        if (!v)
+                return;
+        int b = parse_bool(v);
+        if (b < 0)
+                bad(p, n, "<ui-confirmation-prompt>: '%s' is not yes, no, true or false", v);
+        else
+                p->config->confirm_before_writing = b;
+}
+
+static void parse_bootloader(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *location = attr(p, n, "location"), *wbe = attr(p, n, "write-boot-entry");
+        _cleanup_free_ char *v = text_of(p, n);
+        if (v && *v && !streq(v, "grub2"))
+                bad(p, n, "<bootloader>: '%s' is not supported (only grub2)", v);
+        if (location) {
+                if (!streq(location, "mbr") && !streq(location, "partition"))
+                        bad(p, n, "<bootloader>: unknown location \"%s\" (mbr or partition)", location);
+                else
+                        warn(p, n, "location on <bootloader> has no effect: GRUB always goes to the BIOS boot "
+                                   "partition and the ESP");
+        }
+        if (wbe) {
+                int b = parse_bool(wbe);
+                if (b < 0)
+                        bad(p, n, "<bootloader>: write-boot-entry=\"%s\" is not yes or no", wbe);
+                else
+                        p->config->write_boot_entry = b;
+        }
+}
+
+static void parse_multiversion_drivers(struct parser *p, xmlNode *n) {
+        for (xmlNode *c = n->children; c; c = c->next) {
+                if (c->type != XML_ELEMENT_NODE)
+                        continue;
+                if (!streq(name_of(c), "driver"))
+                        bad(p, c, "unknown element <%s> in <selected-multiversion-drivers>", name_of(c));
+                else
+                        for (xmlAttr *a = c->properties; a; a = a->next)
+                                if (!streq((const char *) a->name, "name"))
+                                        bad(p, c, "unknown attribute %s on <driver>", (const char *) a->name);
+        }
+        warn(p, n, "<selected-multiversion-drivers> has no effect: drivers come from the dom0 kernel and packs");
+}
+
+static void parse_guest_disks(struct parser *p, xmlNode *n);
+
+static const char *const attrs_type[] = { "type", NULL };
+static const char *const attrs_script[] = { "stage", "type", NULL };
+static const char *const attrs_primary_disk[] = {
+        "guest-storage", "gueststorage", "sr-at-end", "preserve-first-partition", "swraid", "fs-type", NULL,
+};
+static const char *const attrs_fs_type[] = { "fs-type", NULL };
+static const char *const attrs_admin[] = { "name", "hwaddr", "proto", "protov6", "vlan", NULL };
+static const char *const attrs_iface[] = { "name", "hwaddr", NULL };
+static const char *const attrs_ntp[] = { "source", NULL };
+static const char *const attrs_service[] = { "name", "state", NULL };
+static const char *const attrs_bootloader[] = { "location", "write-boot-entry", NULL };
+
+static const struct element_rule element_rules[] = {
+        { "primary-disk", MODES_FRESH, false, parse_primary_disk, attrs_primary_disk },
+        { "guest-disk", MODES_FRESH, true, parse_guest_disk, NULL },
+        { "guest-disks", MODES_FRESH, true, parse_guest_disks, NULL },
+        { "admin-interface", MODES_FRESH, false, parse_admin_interface, attrs_admin },
+        { "root-password", MODES_FRESH, false, parse_root_password, attrs_type },
+        { "name-server", MODES_FRESH, true, parse_name_server, NULL },
+        { "nameserver", MODES_FRESH, true, parse_name_server, NULL },
+        { "hostname", MODES_FRESH, false, parse_hostname, NULL },
+        { "timezone", MODES_FRESH, false, parse_timezone, NULL },
+        { "ntp", MODES_FRESH, false, parse_ntp, attrs_ntp },
+        { "ntp-server", MODES_FRESH, true, parse_ntp_server, NULL },
+        { "ntp-servers", MODES_FRESH, true, parse_ntp_server, NULL },
+        { "keymap", MODES_FRESH, false, parse_keymap, NULL },
+        { "ssh-mode", MODES_FRESH, false, parse_ssh_mode, NULL },
+        { "service", MODES_FRESH, true, parse_service, attrs_service },
+        { "source", MODES_INSTALL, true, parse_source, attrs_type },
+        { "driver-source", MODES_INSTALL, true, parse_pack, attrs_type },
+        { "pack", MODES_INSTALL, true, parse_pack, attrs_type },
+        { "bootloader", MODES_INSTALL, false, parse_bootloader, attrs_bootloader },
+        { "network-backend", MODES_INSTALL, false, parse_network_backend, NULL },
+        { "existing-installation", MODES_UPGRADE, false, parse_existing_installation, attrs_fs_type },
+        { "backup-disk", MODES_RESTORE, false, parse_backup_disk, NULL },
+        { "script", MODES_ALL, true, parse_script, attrs_script },
+        { "post-install-script", MODES_ALL, true, parse_post_install_script, attrs_type },
+        { "install-failed-script", MODES_ALL, true, parse_install_failed_script, attrs_type },
+        { "ui-confirmation-prompt", MODES_ALL, false, parse_ui_confirmation_prompt, NULL },
+        { "selected-multiversion-drivers", MODES_ALL, false, parse_multiversion_drivers, NULL },
+        { "fcoe-interface", MODES_ALL, true, parse_fcoe_interface, attrs_iface },
+};
+
+static const struct element_rule *rule_find(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(element_rules); i++)
+                if (streq(element_rules[i].name, name))
+                        return &element_rules[i];
+        return NULL;
+}
+
+static const char *mode_hint(enum install_mode m) {
+        switch (m) {
+        case INSTALL_MODE_UPGRADE:
+                return "an upgrade keeps the host's configuration";
+        case INSTALL_MODE_RESTORE:
+                return "a restore boots the previous version as it was";
+        default:
+                return "it belongs to another mode";
+        }
+}
+
+static void parse_element(struct parser *p, xmlNode *n, const struct element_rule *rule, long *first_line) {
+        check_attributes(p, n, rule);
+        if (!rule->multiple) {
+                if (*first_line > 0) {
+                        bad(p, n, "<%s> appears more than once (first on line %ld)", rule->name, *first_line);
+                        return;
+                }
+                *first_line = node_line(n);
+        }
+        if (!p->mode_known)
+                return;
+        if (!(rule->modes & MODE_BIT(p->config->mode))) {
+                warn(p, n, "<%s> has no effect with mode %s: %s", rule->name,
+                     install_mode_to_string(p->config->mode), mode_hint(p->config->mode));
+                return;
+        }
+        rule->parse(p, n);
+}
+
+static void parse_guest_disks(struct parser *p, xmlNode *n) {
+        const struct element_rule *rule = rule_find("guest-disk");
+        long unused = 0;
+        for (xmlNode *c = n->children; c; c = c->next) {
+                if (c->type == XML_ELEMENT_NODE && streq(name_of(c), "guest-disk"))
+                        parse_element(p, c, rule, &unused);
+                else if (c->type == XML_ELEMENT_NODE)
+                        bad(p, c, "unknown element <%s> in <guest-disks>", name_of(c));
+                else if (c->type == XML_TEXT_NODE && !xmlIsBlankNode(c))
+                        bad(p, n, "<guest-disks> holds text; each disk goes into its own <guest-disk>");
+        }
+}
+
+/* ---- the root element and what needs the whole file ---- */
+
+static void parse_root(struct parser *p, xmlNode *root) {
+        const char *root_name = name_of(root);
+        _cleanup_free_ char *mode = attr(p, root, "mode");
+        _cleanup_free_ char *sr_type = attr_alias(p, root, "sr-type", "srtype");
+        struct install_config *c = p->config;
+
+        p->root_line = node_line(root);
+        p->mode_known = true;
+        for (xmlAttr *a = root->properties; a; a = a->next) {
+                const char *an = (const char *) a->name;
+                if (!streq(an, "mode") && !streq(an, "sr-type") && !streq(an, "srtype"))
+                        bad(p, root, "unknown attribute %s on <%s>", an, root_name);
+        }
+
+        if (streq(root_name, "installation")) {
+                c->mode = INSTALL_MODE_FRESH;
+                if (mode) {
+                        c->mode = install_mode_from_string(mode);
+                        if (c->mode == _INSTALL_MODE_MAX) {
+                                bad(p, root, "unknown mode \"%s\" (fresh, reinstall, upgrade or restore)", mode);
+                                c->mode = INSTALL_MODE_FRESH;
+                                p->mode_known = false;
+                        }
+                }
+        } else {
+                /* <upgrade> and <restore> say the mode themselves; a
+                 * different mode attribute is a contradiction, and guessing
+                 * wrong here could wipe a disk. */
+                c->mode = streq(root_name, "upgrade") ? INSTALL_MODE_UPGRADE : INSTALL_MODE_RESTORE;
+                if (mode && !streq(mode, install_mode_to_string(c->mode))) {
+                        bad(p, root, "<%s> cannot have mode=\"%s\"; use <installation mode=\"%s\">", root_name,
+                            mode, mode);
+                        p->mode_known = false;
+                }
+        }
+
+        if (sr_type) {
+                enum sr_type t = config_sr_type_from_string(sr_type);
+                if (t == _SR_TYPE_MAX)
+                        bad(p, root, "unknown sr-type \"%s\" (lvm or ext)", sr_type);
+                else if (p->mode_known && c->mode != INSTALL_MODE_FRESH && c->mode != INSTALL_MODE_REINSTALL)
+                        warn(p, root, "sr-type has no effect with mode %s: %s", install_mode_to_string(c->mode),
+                             mode_hint(c->mode));
+                else
+                        c->sr_type = t;
+        }
+
+        long first_line[ELEMENTSOF(element_rules)] = {};
+        for (xmlNode *n = root->children; n; n = n->next) {
+                if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+                        if (!xmlIsBlankNode(n))
+                                bad(p, n, "text outside any element in <%s>", root_name);
+                        continue;
+                }
+                if (n->type == XML_ENTITY_REF_NODE) {
+                        bad(p, n, "entity &%s; is not supported", name_of(n));
+                        continue;
+                }
+                if (n->type != XML_ELEMENT_NODE)
+                        continue;
+                const struct element_rule *rule = rule_find(name_of(n));
+                if (!rule) {
+                        bad(p, n, "unknown element <%s>", name_of(n));
+                        continue;
+                }
+                parse_element(p, n, rule, &first_line[rule - element_rules]);
+        }
+}
+
+static void check_whole_file(struct parser *p) {
+        struct install_config *c = p->config;
+        const char *mode = install_mode_to_string(c->mode);
+
+        if (!p->mode_known)
+                return;
+
+        if (c->mode == INSTALL_MODE_FRESH || c->mode == INSTALL_MODE_REINSTALL) {
+                if (!p->has_primary_disk)
+                        bad_at(p, p->root_line, "<primary-disk> is required with mode %s", mode);
+                if (!c->has_admin_interface)
+                        bad_at(p, p->root_line, "<admin-interface> is required with mode %s", mode);
+
+                /* XenServer's rule for a file without <ntp>: servers listed
+                 * mean manual, a DHCP interface means DHCP. */
+                if (!p->ntp_given) {
+                        if (c->ntp_servers)
+                                c->ntp_source = NTP_SOURCE_MANUAL;
+                        else if (c->has_admin_interface && c->admin.proto == NET_PROTO_DHCP)
+                                c->ntp_source = NTP_SOURCE_DHCP;
+                        else
+                                c->ntp_source = NTP_SOURCE_DEFAULT;
+                } else if (c->ntp_source == NTP_SOURCE_MANUAL && !p->first_ntp_server_line)
+                        bad_at(p, p->ntp_line, "<ntp source=\"manual\"> needs at least one <ntp-server>");
+                else if (c->ntp_source != NTP_SOURCE_MANUAL && p->first_ntp_server_line)
+                        bad_at(p, p->first_ntp_server_line,
+                               "<ntp-server> needs <ntp source=\"manual\"> (line %ld says source=\"%s\")",
+                               p->ntp_line, ntp_source_to_string(c->ntp_source));
+        }
+        if (c->mode == INSTALL_MODE_UPGRADE && !p->has_existing_installation)
+                bad_at(p, p->root_line, "<existing-installation> is required with mode upgrade");
+        if (c->mode != INSTALL_MODE_RESTORE && !p->has_source)
+                bad_at(p, p->root_line, "<source> is required with mode %s (<source type=\"local\"/> for the "
+                                        "install media)", mode);
+}
+
+/* libxml2 reports well-formedness problems here instead of on stderr. */
+#if LIBXML_VERSION >= 21200
+static void xml_error(void *userdata, const xmlError *e) {
+#else
+static void xml_error(void *userdata, xmlErrorPtr e) {
+#endif
+        struct parser *p = userdata;
+        _cleanup_free_ char *msg = strdup(e->message ? e->message : "malformed XML");
+        if (!msg) {
+                p->oom = true;
+                return;
+        }
+        strip(msg);
+        /* libxml2 repeats some errors for every reference (an entity loop
+         * gives one per level); once is enough for the operator. */
+        if (streq_ptr(p->last_xml_error, msg))
+                return;
+        free(p->last_xml_error);
+        p->last_xml_error = strdup(msg);
+        /* Warnings (an odd XML declaration, say) do not stop the parse. */
+        problem_at(p, e->level != XML_ERR_WARNING, e->line, "%s", msg);
+}
+
+int answerfile_parse_memory(const char *name, const char *data, size_t len, struct answerfile_problems *problems,
+                            struct install_config **ret) {
+        _cleanup_install_config_ struct install_config *c = NULL;
+        int r;
+
+        assert(name && data && problems && ret);
+        if (len > INT32_MAX)
+                return -EFBIG;
+        r = install_config_new(&c);
+        if (r < 0)
+                return r;
+
+        size_t errors_before = problems->n_errors;
+        struct parser p = { .name = name, .problems = problems, .config = c };
+
+        /* No DTD loading, no entity substitution, no network: an answer file
+         * may come from anywhere, and reading it must not reach out. */
+        xmlSetStructuredErrorFunc(&p, xml_error);
+        _cleanup_(xmlFreeDocp) xmlDoc *doc = xmlReadMemory(data, (int) len, name, NULL,
+                                                          XML_PARSE_NONET | XML_PARSE_BIG_LINES);
+        xmlSetStructuredErrorFunc(NULL, NULL);
+        free(p.last_xml_error);
+        p.last_xml_error = NULL;
+
+        if (doc) {
+                xmlNode *root = xmlDocGetRootElement(doc);
+                if (!root)
+                        bad_at(&p, 1, "no root element; expected <installation>, <upgrade> or <restore>");
+                else if (!streq(name_of(root), "installation") && !streq(name_of(root), "upgrade") &&
+                         !streq(name_of(root), "restore"))
+                        bad(&p, root, "root element is <%s>; expected <installation>, <upgrade> or <restore>",
+                            name_of(root));
+                else {
+                        parse_root(&p, root);
+                        check_whole_file(&p);
+                }
+        } else if (problems->n_errors == errors_before)
+                bad_at(&p, 0, "not an XML document");
+
+        if (p.oom)
+                return -ENOMEM;
+        if (problems->n_errors > errors_before)
+                return -EINVAL;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int answerfile_parse_file(const char *path, struct answerfile_problems *problems, struct install_config **ret) {
+        _cleanup_free_ char *data = NULL;
+        size_t len;
+        int r = read_full_file(path, &data, &len);
+        if (r < 0)
+                return r;
+        return answerfile_parse_memory(path, data, len, problems, ret);
+}

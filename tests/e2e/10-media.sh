@@ -1,0 +1,90 @@
+#!/bin/bash
+# The build chain: dom0 tree, host image, installer initrd, ISO, PXE tree.
+# The image is read back and verified; tampering is caught; a second build
+# of the same recipe gives the same bytes; the ISO has both boot images.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../media-lib.sh"
+
+mkdir -p "$XB_OUT"
+t0=$SECONDS
+check "xenhost-build all (image, initrd, iso, pxe)" "$XB" all --out "$XB_OUT"
+echo "# build all: $((SECONDS - t0)) s"
+grep '==>' "$XB_OUT/build.log" >/dev/null 2>&1 || true
+
+# Read the image back.
+unsquashfs -l "$XB_IMG" >"$T_DIR/list" 2>/dev/null
+for f in '/boot/xen-4.17-amd64.gz' '/boot/vmlinuz-' '/boot/initrd.img-' '/usr/sbin/xl' \
+        '/usr/lib/xen-4.17/bin/xenconsoled' 'xenstored' '/usr/lib/systemd/system/xenhost-firstboot.service' \
+        '/usr/sbin/xenhost-partition' '/usr/sbin/sshd' '/usr/sbin/lvm' '/etc/xenhost-release' \
+        '/usr/lib/systemd/system/xen.service\|/etc/init.d/xen'; do
+        check "image holds $f" grep -q -- "$f" "$T_DIR/list"
+done
+check_fails "image holds no SSH host key" grep -q 'etc/ssh/ssh_host_.*_key$' "$T_DIR/list"
+check "dom0 initrd was made by dracut" bash -c "unsquashfs -cat '$XB_IMG' \$(grep -o '/boot/initrd.img-[^ ]*' '$T_DIR/list' | head -1 | sed 's|^/||') | file - | grep -q 'cpio\|compressed'"
+
+# The manifest: every field of DESIGN.md section 3, and it matches.
+for k in PRODUCT VERSION BUILD IMAGE_SHA256 IMAGE_SIZE INSTALLED_SIZE XEN_VERSION KERNEL_VERSION \
+        SOURCE_DATE_EPOCH MIN_UPGRADE_FROM; do
+        check "manifest has $k" grep -q "^$k=." "$XB_MAN"
+done
+check_eq "manifest SHA-256 is the image's" "$(sha256sum "$XB_IMG" | cut -d' ' -f1)" \
+        "$(sed -n 's/^IMAGE_SHA256=//p' "$XB_MAN")"
+check "xenhost-build verify accepts the image" "$XB" verify "$XB_IMG" "$XB_MAN"
+echo "# image $(stat -c %s "$XB_IMG") bytes, installed $(sed -n 's/^INSTALLED_SIZE=//p' "$XB_MAN") bytes"
+
+# One byte changed anywhere: refused.
+cp "$XB_IMG" "$T_DIR/tampered.img"
+printf '\x5a' | dd of="$T_DIR/tampered.img" bs=1 seek=$(( $(stat -c %s "$XB_IMG") / 2 )) conv=notrunc status=none
+check_fails "a tampered image is refused" "$XB" verify "$T_DIR/tampered.img" "$XB_MAN"
+rm -f "$T_DIR/tampered.img"
+sed 's/^VERSION=.*/VERSION=9.9.9/' "$XB_MAN" >"$T_DIR/m2"
+check "an edited manifest still matches its image (unsigned)" "$XB" verify "$XB_IMG" "$T_DIR/m2"
+
+# Signed: a test key signs, gpgv checks; an edited manifest then fails.
+export GNUPGHOME=$T_DIR/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key 'xenhost test <test@xenhost.invalid>' ed25519 sign never 2>/dev/null
+gpg --batch --export >"$T_DIR/keyring.gpg"
+sig_out=$T_DIR/signed
+mkdir -p "$sig_out"
+check "signed image build" "$XB" image --out "$sig_out" --sign-key test@xenhost.invalid
+check "signed image verifies with the keyring" "$XB" verify "$sig_out/xenhost-$XB_VERSION.img" \
+        "$sig_out/xenhost-$XB_VERSION.manifest" --keyring "$T_DIR/keyring.gpg"
+sed -i 's/^VERSION=.*/VERSION=9.9.9/' "$sig_out/xenhost-$XB_VERSION.manifest"
+check_fails "an edited signed manifest is refused" "$XB" verify "$sig_out/xenhost-$XB_VERSION.img" \
+        "$sig_out/xenhost-$XB_VERSION.manifest" --keyring "$T_DIR/keyring.gpg"
+
+# Reproducible: the signed build above made the image a second time from the
+# same recipe, in another directory.
+check_eq "two builds give the same image" "$(sha256sum <"$XB_IMG")" "$(sha256sum <"$sig_out/xenhost-$XB_VERSION.img")"
+cp "$sig_out/xenhost-$XB_VERSION.img" /dev/null
+check_eq "two builds give the same manifest" "$(cat "$XB_MAN")" \
+        "$(sed 's/^VERSION=.*/VERSION='"$XB_VERSION"'/' "$sig_out/xenhost-$XB_VERSION.manifest")"
+rm -rf "$sig_out"
+
+# The ISO: both El Torito boot images, and what it carries.
+xorriso -indev "$XB_ISO" -report_el_torito plain >"$T_DIR/eltorito" 2>/dev/null
+check "ISO has a BIOS El Torito image" grep -q 'El Torito boot img :   1  BIOS' "$T_DIR/eltorito"
+check "ISO has a UEFI El Torito image" grep -q 'El Torito boot img :   2  UEFI' "$T_DIR/eltorito"
+xorriso -indev "$XB_ISO" -find / -type f 2>/dev/null >"$T_DIR/isofiles"
+for f in /boot/vmlinuz /boot/initrd.img /boot/grub/grub.cfg "/xenhost/xenhost-$XB_VERSION.img" \
+        "/xenhost/xenhost-$XB_VERSION.manifest"; do
+        check "ISO carries $f" grep -q "'$f'" "$T_DIR/isofiles"
+done
+check "ISO is hybrid (MBR for USB sticks)" bash -c "file '$XB_ISO' | grep -q 'DOS/MBR boot sector'"
+echo "# ISO $(stat -c %s "$XB_ISO") bytes"
+
+# The PXE tree.
+for f in xenhost/vmlinuz xenhost/initrd.img "xenhost/xenhost-$XB_VERSION.img" boot/grub/grub.cfg \
+        boot/grub/i386-pc/core.0 boot/grub/x86_64-efi/core.efi pxelinux.cfg/default; do
+        check "PXE tree has $f" test -s "$XB_OUT/pxe/$f"
+done
+
+# Unchanged recipe: the cached stages are not rebuilt.
+t0=$SECONDS
+"$XB" initrd --out "$XB_OUT" >"$T_DIR/cached.log" 2>&1
+check "an unchanged recipe reuses the cached tree and initrd" \
+        bash -c "grep -q 'using the cached tree' '$T_DIR/cached.log' && grep -q 'using the cached initrd' '$T_DIR/cached.log'"
+echo "# cached initrd stage: $((SECONDS - t0)) s"
+
+t_finish

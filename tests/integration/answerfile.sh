@@ -1,0 +1,56 @@
+#!/bin/bash
+# xenhost-install --check-answerfile and --dry-run on the answer files in
+# tests/data/answerfiles: exit codes, one stderr line per problem, FILE:LINE
+# on each, and no secret in anything printed. Needs no root and no disk.
+. "$(dirname "$0")/../lib.sh"
+
+D=$XH_TOP/tests/data/answerfiles
+I=xenhost-install
+
+for f in fresh upgrade restore deprecated ineffective; do
+        check "$f.xml is valid" $I --check-answerfile "$D/$f.xml"
+done
+check_eq "fresh.xml: summary" \
+        "$D/fresh.xml: valid: fresh install onto sda (SR lvm), management on eth0 (static), source url" \
+        "$($I --check-answerfile "$D/fresh.xml" 2>/dev/null)"
+check_eq "fresh.xml: nothing on stderr" "" "$($I --check-answerfile "$D/fresh.xml" 2>&1 >/dev/null)"
+check_eq "ineffective.xml: one warning line per ineffective element" 2 \
+        "$($I --check-answerfile "$D/ineffective.xml" 2>&1 >/dev/null | grep -c "^$D/ineffective.xml:[0-9]*: warning: ")"
+
+# check_problems NAME COUNT: exit 1, COUNT lines on stderr, each FILE:LINE: ...
+check_problems() {
+        local f=$D/$1 err rc
+        err=$($I --check-answerfile "$f" 2>&1 >/dev/null)
+        rc=$?
+        check_eq "$1: exit code 1" 1 "$rc"
+        check_eq "$1: $2 problem lines on stderr" "$2" "$(printf '%s\n' "$err" | grep -c .)"
+        check_eq "$1: every line is FILE:LINE: ..." "$2" "$(printf '%s\n' "$err" | grep -c "^$f:[0-9][0-9]*: ")"
+}
+check_problems bad-many.xml 5
+check_problems bad-missing.xml 3
+check_problems bad-syntax.xml 2
+check_eq "bad-many.xml: the unknown element is named with its line" \
+        "$D/bad-many.xml:13: unknown element <colour>" \
+        "$($I --check-answerfile "$D/bad-many.xml" 2>&1 | grep colour)"
+
+check_fails "a missing answer file fails" $I --check-answerfile "$T_DIR/nonexistent.xml"
+check_eq "a missing answer file: one line" 1 "$($I --check-answerfile "$T_DIR/nonexistent.xml" 2>&1 | wc -l)"
+check_fails "network answer files are refused for now" $I --check-answerfile http://example.com/a.xml
+check_fails "no arguments: nothing to do" $I
+check_fails "--answerfile without --dry-run does not install" $I --answerfile "$D/fresh.xml"
+check "--help" $I --help
+
+out=$($I --dry-run --answerfile "$D/fresh.xml" 2>&1)
+check_eq "--dry-run exit code" 0 "$?"
+check_eq "--dry-run shows the mode" "mode: fresh" "$(printf '%s\n' "$out" | grep '^mode:')"
+check_eq "--dry-run redacts URL credentials" "source: url http://***@mirror.example.com/xenhost/" \
+        "$(printf '%s\n' "$out" | grep '^source:')"
+check_eq "--dry-run never shows the password" 0 "$(printf '%s\n' "$out" | grep -c -e s3cret -e installer: -e saltsalt)"
+out=$($I --dry-run --answerfile "file://$D/deprecated.xml" 2>&1)
+check_eq "--dry-run with file:// and a plaintext password" 0 "$(printf '%s\n' "$out" | grep -c changeme)"
+
+# Same file, same answer: the log file gets the problems too.
+$I --log-file "$T_DIR/log" --check-answerfile "$D/bad-many.xml" >/dev/null 2>&1
+check_eq "the log file has every problem" 5 "$(grep -c "bad-many.xml:[0-9]*: " "$T_DIR/log")"
+
+t_finish

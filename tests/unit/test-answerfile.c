@@ -1,0 +1,733 @@
+/* Answer-file parsing: XenServer-style files for every mode, the deprecated
+ * spellings XenServer still accepts, every kind of bad input with its
+ * FILE:LINE message, warnings for what has no effect, and redaction. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "answerfile.h"
+#include "config.h"
+#include "macro.h"
+
+#define F "test.xml"
+
+static struct install_config *parse_ok_with(const char *xml, struct answerfile_problems *problems) {
+        struct install_config *c = NULL;
+        int r = answerfile_parse_memory(F, xml, strlen(xml), problems, &c);
+        for (char **e = problems->errors; e && *e; e++)
+                print_message("unexpected: %s\n", *e);
+        assert_int_equal(r, 0);
+        assert_int_equal(problems->n_errors, 0);
+        assert_non_null(c);
+        return c;
+}
+
+/* Parses XML that must be accepted without any warning. */
+static struct install_config *parse_ok(const char *xml) {
+        struct answerfile_problems problems = {};
+        struct install_config *c = parse_ok_with(xml, &problems);
+        for (char **w = problems.warnings; w && *w; w++)
+                print_message("unexpected: %s\n", *w);
+        assert_int_equal(problems.n_warnings, 0);
+        answerfile_problems_done(&problems);
+        return c;
+}
+
+/* Parses XML that must be rejected with exactly the errors listed, in order. */
+static void expect_errors(const char *xml, const char *const *want, size_t n_want) {
+        struct answerfile_problems problems = {};
+        struct install_config *c = NULL;
+        int r = answerfile_parse_memory(F, xml, strlen(xml), &problems, &c);
+        for (char **e = problems.errors; e && *e; e++)
+                print_message("got: %s\n", *e);
+        assert_int_equal(r, -EINVAL);
+        assert_null(c);
+        assert_int_equal(problems.n_errors, n_want);
+        for (size_t i = 0; i < n_want; i++)
+                assert_string_equal(problems.errors[i], want[i]);
+        assert_null(problems.errors[n_want]);
+        answerfile_problems_done(&problems);
+}
+
+#define EXPECT_ERRORS(xml, ...)                                                          \
+        do {                                                                             \
+                const char *const want_[] = { __VA_ARGS__ };                             \
+                expect_errors((xml), want_, ELEMENTSOF(want_));                          \
+        } while (0)
+
+/* Parses XML that must be accepted with exactly one warning, WANT. */
+static struct install_config *expect_warning(const char *xml, const char *want) {
+        struct answerfile_problems problems = {};
+        struct install_config *c = parse_ok_with(xml, &problems);
+        for (char **w = problems.warnings; w && *w; w++)
+                print_message("got: %s\n", *w);
+        assert_int_equal(problems.n_warnings, 1);
+        assert_string_equal(problems.warnings[0], want);
+        answerfile_problems_done(&problems);
+        return c;
+}
+
+static char *print_config(const struct install_config *c) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        assert_non_null(f);
+        assert_int_equal(install_config_print(c, f), 0);
+        assert_int_equal(fclose(f), 0);
+        return buf;
+}
+
+/* The smallest fresh install XenServer accepts; tests splice in one line. */
+#define FRESH_HEAD "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"local\"/>\n"
+#define FRESH_IF "<admin-interface name=\"eth0\" proto=\"dhcp\"/>\n"
+#define FRESH(line4) FRESH_HEAD FRESH_IF line4 "\n</installation>\n"
+
+static void test_fresh_full(void **state) {
+        (void) state;
+        static const char xml[] =
+                "<?xml version=\"1.0\"?>\n"
+                "<installation mode=\"fresh\" sr-type=\"ext\">\n"
+                "  <primary-disk guest-storage=\"no\">/dev/disk/by-id/wwn-0x5000c500a1b2c3d4</primary-disk>\n"
+                "  <guest-disk>sdb</guest-disk>\n"
+                "  <guest-disks><guest-disk>nvme0n1</guest-disk></guest-disks>\n"
+                "  <keymap>de-latin1</keymap>\n"
+                "  <root-password type=\"hash\">$y$j9T$abc$def</root-password>\n"
+                "  <source type=\"url\">http://mirror.example.com/xenhost/</source>\n"
+                "  <source type=\"nfs\">nfs.example.com:/export/xenhost</source>\n"
+                "  <driver-source type=\"url\">https://example.com/drivers.iso</driver-source>\n"
+                "  <pack type=\"url\">http://example.com/vendor-pack.iso</pack>\n"
+                "  <admin-interface name=\"eth1\" proto=\"dhcp\" vlan=\"42\"/>\n"
+                "  <name-server>192.0.2.53</name-server>\n"
+                "  <name-server>2001:db8::53</name-server>\n"
+                "  <hostname>host1.example.com</hostname>\n"
+                "  <timezone>Europe/London</timezone>\n"
+                "  <ntp source=\"manual\"/>\n"
+                "  <ntp-server>pool.ntp.org</ntp-server>\n"
+                "  <ntp-server>192.0.2.123</ntp-server>\n"
+                "  <ssh-mode>OFF</ssh-mode>\n"
+                "  <service name=\"sshd\" state=\"disabled\"/>\n"
+                "  <service name=\"snmpd\" state=\"enabled\"/>\n"
+                "  <script stage=\"filesystem-populated\" type=\"url\">http://example.com/post.sh</script>\n"
+                "  <script stage=\"Installation-Start\" type=\"NFS\">server:/scripts/start.sh</script>\n"
+                "  <ui-confirmation-prompt>true</ui-confirmation-prompt>\n"
+                "  <bootloader write-boot-entry=\"false\">grub2</bootloader>\n"
+                "</installation>\n";
+        _cleanup_install_config_ struct install_config *c = parse_ok(xml);
+
+        assert_int_equal(c->mode, INSTALL_MODE_FRESH);
+        assert_int_equal(c->sr_type, SR_EXT);
+        assert_string_equal(c->primary_disk, "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4");
+        assert_false(c->primary_disk_guest_storage);
+        assert_string_equal(c->guest_disks[0], "sdb");
+        assert_string_equal(c->guest_disks[1], "nvme0n1");
+        assert_null(c->guest_disks[2]);
+        assert_string_equal(c->keymap, "de-latin1");
+        assert_int_equal(c->root_password_type, ROOT_PASSWORD_HASH);
+        assert_string_equal(c->root_password, "$y$j9T$abc$def");
+        assert_int_equal(c->n_sources, 2);
+        assert_int_equal(c->sources[0].type, LOCATION_URL);
+        assert_string_equal(c->sources[0].address, "http://mirror.example.com/xenhost/");
+        assert_int_equal(c->sources[1].type, LOCATION_NFS);
+        assert_string_equal(c->sources[1].address, "nfs.example.com:/export/xenhost");
+        assert_int_equal(c->n_packs, 2);
+        assert_string_equal(c->packs[0].address, "https://example.com/drivers.iso");
+        assert_string_equal(c->packs[1].address, "http://example.com/vendor-pack.iso");
+        assert_true(c->has_admin_interface);
+        assert_string_equal(c->admin.name, "eth1");
+        assert_null(c->admin.hwaddr);
+        assert_int_equal(c->admin.proto, NET_PROTO_DHCP);
+        assert_int_equal(c->admin.proto6, NET_PROTO_NONE);
+        assert_int_equal(c->admin.vlan, 42);
+        assert_string_equal(c->name_servers[0], "192.0.2.53");
+        assert_string_equal(c->name_servers[1], "2001:db8::53");
+        assert_string_equal(c->hostname, "host1.example.com");
+        assert_string_equal(c->timezone, "Europe/London");
+        assert_int_equal(c->ntp_source, NTP_SOURCE_MANUAL);
+        assert_string_equal(c->ntp_servers[0], "pool.ntp.org");
+        assert_string_equal(c->ntp_servers[1], "192.0.2.123");
+        assert_int_equal(c->ssh_mode, SSH_MODE_OFF);
+        assert_int_equal(c->n_services, 2);
+        assert_string_equal(c->services[0].name, "sshd");
+        assert_false(c->services[0].enabled);
+        assert_true(c->services[1].enabled);
+        assert_int_equal(c->n_scripts, 2);
+        assert_int_equal(c->scripts[0].stage, SCRIPT_STAGE_FILESYSTEM_POPULATED);
+        assert_int_equal(c->scripts[0].location.type, LOCATION_URL);
+        assert_int_equal(c->scripts[1].stage, SCRIPT_STAGE_INSTALLATION_START);
+        assert_int_equal(c->scripts[1].location.type, LOCATION_NFS);
+        assert_string_equal(c->scripts[1].location.address, "server:/scripts/start.sh");
+        assert_true(c->confirm_before_writing);
+        assert_false(c->write_boot_entry);
+}
+
+static void test_fresh_defaults(void **state) {
+        (void) state;
+        _cleanup_install_config_ struct install_config *c = parse_ok(FRESH(""));
+        assert_int_equal(c->mode, INSTALL_MODE_FRESH);
+        assert_int_equal(c->sr_type, SR_LVM);
+        assert_true(c->primary_disk_guest_storage);
+        assert_null(c->guest_disks);
+        assert_int_equal(c->root_password_type, ROOT_PASSWORD_UNSET);
+        assert_null(c->root_password);
+        assert_int_equal(c->n_sources, 1);
+        assert_int_equal(c->sources[0].type, LOCATION_LOCAL);
+        assert_null(c->sources[0].address);
+        assert_null(c->hostname);
+        assert_null(c->timezone);
+        /* No <ntp>, no servers, DHCP interface: NTP from DHCP, as XenServer. */
+        assert_int_equal(c->ntp_source, NTP_SOURCE_DHCP);
+        assert_int_equal(c->ssh_mode, SSH_MODE_ON);
+        assert_true(c->write_boot_entry);
+        assert_false(c->confirm_before_writing);
+}
+
+static void test_reinstall(void **state) {
+        (void) state;
+        _cleanup_install_config_ struct install_config *c = parse_ok(
+                "<installation mode=\"reinstall\" srtype=\"lvm\">\n<primary-disk>nvme0n1</primary-disk>\n"
+                "<source type=\"local\"/>\n" FRESH_IF "</installation>\n");
+        assert_int_equal(c->mode, INSTALL_MODE_REINSTALL);
+        assert_int_equal(c->sr_type, SR_LVM);
+        assert_string_equal(c->primary_disk, "nvme0n1");
+}
+
+static void test_upgrade(void **state) {
+        (void) state;
+        static const char *const files[] = {
+                "<installation mode=\"upgrade\">\n"
+                "  <existing-installation>sda</existing-installation>\n"
+                "  <source type=\"url\">http://example.com/xenhost/</source>\n"
+                "</installation>\n",
+                "<upgrade>\n"
+                "  <existing-installation>sda</existing-installation>\n"
+                "  <source type=\"url\">http://example.com/xenhost/</source>\n"
+                "</upgrade>\n",
+                "<upgrade mode=\"upgrade\">\n"
+                "  <existing-installation fs-type=\"ext4\">sda</existing-installation>\n"
+                "  <source type=\"url\">nfs://server:/xenhost</source>\n"
+                "</upgrade>\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                struct answerfile_problems problems = {};
+                _cleanup_install_config_ struct install_config *c = parse_ok_with(files[i], &problems);
+                assert_int_equal(c->mode, INSTALL_MODE_UPGRADE);
+                assert_string_equal(c->existing_installation, "sda");
+                assert_int_equal(c->n_sources, 1);
+                answerfile_problems_done(&problems);
+        }
+        /* A url that is nfs:// becomes an NFS source, as in XenServer. */
+        _cleanup_install_config_ struct install_config *c = expect_warning(
+                files[2], F ":2: warning: fs-type on <existing-installation> has no effect: dom0 slots are always ext4");
+        assert_int_equal(c->sources[0].type, LOCATION_NFS);
+        assert_string_equal(c->sources[0].address, "server:/xenhost");
+}
+
+static void test_upgrade_ignores_fresh_settings(void **state) {
+        (void) state;
+        _cleanup_install_config_ struct install_config *c = expect_warning(
+                "<installation mode=\"upgrade\">\n"
+                "  <existing-installation>sda</existing-installation>\n"
+                "  <source type=\"local\"/>\n"
+                "  <hostname>other</hostname>\n"
+                "</installation>\n",
+                F ":4: warning: <hostname> has no effect with mode upgrade: an upgrade keeps the host's "
+                  "configuration");
+        assert_null(c->hostname);
+}
+
+static void test_restore(void **state) {
+        (void) state;
+        _cleanup_install_config_ struct install_config *a =
+                parse_ok("<restore>\n  <backup-disk>sda</backup-disk>\n</restore>\n");
+        assert_int_equal(a->mode, INSTALL_MODE_RESTORE);
+        assert_string_equal(a->backup_disk, "sda");
+
+        _cleanup_install_config_ struct install_config *b =
+                parse_ok("<installation mode=\"restore\"><backup-disk>/dev/sdb</backup-disk></installation>");
+        assert_int_equal(b->mode, INSTALL_MODE_RESTORE);
+        assert_string_equal(b->backup_disk, "/dev/sdb");
+
+        /* XenServer finds the only backup when none is named. */
+        _cleanup_install_config_ struct install_config *c = parse_ok("<restore/>");
+        assert_int_equal(c->mode, INSTALL_MODE_RESTORE);
+        assert_null(c->backup_disk);
+
+        _cleanup_install_config_ struct install_config *d = expect_warning(
+                "<restore>\n<primary-disk>sda</primary-disk>\n</restore>\n",
+                F ":2: warning: <primary-disk> has no effect with mode restore: a restore boots the previous "
+                  "version as it was");
+        assert_null(d->primary_disk);
+}
+
+static void test_deprecated_spellings(void **state) {
+        (void) state;
+        static const char xml[] =
+                "<installation srtype=\"ext\">\n"
+                "  <primary-disk gueststorage=\"false\">sda</primary-disk>\n"
+                "  <source type=\"local\"/>\n"
+                "  <admin-interface hwaddr=\"00:16:3E:AA:bb:01\" proto=\"static\">\n"
+                "    <ip>192.0.2.10</ip>\n"
+                "    <subnet-mask>255.255.254.0</subnet-mask>\n"
+                "    <gateway>192.0.2.1</gateway>\n"
+                "  </admin-interface>\n"
+                "  <nameserver>192.0.2.53</nameserver>\n"
+                "  <ntp-servers>ntp.example.com</ntp-servers>\n"
+                "  <root-password>plain pass</root-password>\n"
+                "  <post-install-script>http://example.com/post.sh</post-install-script>\n"
+                "  <install-failed-script type=\"nfs\">nfs://server:/failed.sh</install-failed-script>\n"
+                "</installation>\n";
+        _cleanup_install_config_ struct install_config *c = parse_ok(xml);
+        assert_int_equal(c->sr_type, SR_EXT);
+        assert_false(c->primary_disk_guest_storage);
+        assert_null(c->admin.name);
+        assert_string_equal(c->admin.hwaddr, "00:16:3e:aa:bb:01");
+        assert_int_equal(c->admin.proto, NET_PROTO_STATIC);
+        assert_string_equal(c->admin.ipaddr, "192.0.2.10");
+        assert_string_equal(c->admin.subnet, "255.255.254.0");
+        assert_string_equal(c->admin.gateway, "192.0.2.1");
+        assert_string_equal(c->name_servers[0], "192.0.2.53");
+        assert_int_equal(c->ntp_source, NTP_SOURCE_MANUAL);
+        assert_string_equal(c->ntp_servers[0], "ntp.example.com");
+        /* No type: plaintext, as XenServer's code does. */
+        assert_int_equal(c->root_password_type, ROOT_PASSWORD_PLAINTEXT);
+        assert_string_equal(c->root_password, "plain pass");
+        assert_int_equal(c->n_scripts, 2);
+        assert_int_equal(c->scripts[0].stage, SCRIPT_STAGE_FILESYSTEM_POPULATED);
+        assert_int_equal(c->scripts[0].location.type, LOCATION_URL);
+        assert_int_equal(c->scripts[1].stage, SCRIPT_STAGE_INSTALLATION_COMPLETE);
+        assert_int_equal(c->scripts[1].location.type, LOCATION_NFS);
+        assert_string_equal(c->scripts[1].location.address, "server:/failed.sh");
+
+        /* Both spellings agreeing is fine; disagreeing is not. */
+        _cleanup_install_config_ struct install_config *d = parse_ok(
+                "<installation sr-type=\"ext\" srtype=\"ext\">\n<primary-disk>sda</primary-disk>\n"
+                "<source type=\"local\"/>\n" FRESH_IF "</installation>\n");
+        assert_int_equal(d->sr_type, SR_EXT);
+        EXPECT_ERRORS("<installation sr-type=\"ext\" srtype=\"lvm\">\n<primary-disk>sda</primary-disk>\n"
+                      "<source type=\"local\"/>\n" FRESH_IF "</installation>\n",
+                      F ":1: <installation> has both sr-type=\"ext\" and srtype=\"lvm\"");
+}
+
+static void test_static_and_ipv6(void **state) {
+        (void) state;
+        _cleanup_install_config_ struct install_config *c = parse_ok(
+                FRESH_HEAD
+                "<admin-interface name=\"eno1\" proto=\"static\" protov6=\"static\">\n"
+                "  <ipaddr>10.0.0.5</ipaddr><subnet>255.0.0.0</subnet><gateway>10.0.0.1</gateway>\n"
+                "  <ipv6>2001:db8::5/64</ipv6><gatewayv6>fe80::1</gatewayv6>\n"
+                "</admin-interface>\n"
+                "</installation>\n");
+        assert_int_equal(c->admin.proto, NET_PROTO_STATIC);
+        assert_string_equal(c->admin.ipaddr, "10.0.0.5");
+        assert_int_equal(c->admin.proto6, NET_PROTO_STATIC);
+        assert_string_equal(c->admin.ipv6, "2001:db8::5/64");
+        assert_string_equal(c->admin.gateway6, "fe80::1");
+        /* Static without <ntp>: the default servers, not DHCP's. */
+        assert_int_equal(c->ntp_source, NTP_SOURCE_DEFAULT);
+
+        _cleanup_install_config_ struct install_config *d = parse_ok(
+                FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"none\" protov6=\"autoconf\"/>\n</installation>\n");
+        assert_int_equal(d->admin.proto, NET_PROTO_NONE);
+        assert_int_equal(d->admin.proto6, NET_PROTO_AUTOCONF);
+
+        /* Addresses with DHCP are accepted, and said to do nothing. */
+        _cleanup_install_config_ struct install_config *e = expect_warning(
+                FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\">\n<ipaddr>10.0.0.5</ipaddr>\n"
+                           "</admin-interface>\n</installation>\n",
+                F ":5: warning: <ipaddr> has no effect unless proto=\"static\"");
+        assert_int_equal(e->admin.proto, NET_PROTO_DHCP);
+}
+
+static void test_hwaddr(void **state) {
+        (void) state;
+        _cleanup_install_config_ struct install_config *c =
+                parse_ok(FRESH_HEAD "<admin-interface hwaddr=\"52:54:00:12:34:56\" proto=\"dhcp\"/>\n</installation>");
+        assert_null(c->admin.name);
+        assert_string_equal(c->admin.hwaddr, "52:54:00:12:34:56");
+
+        static const char *const bad[] = { "52:54:00:12:34", "52-54-00-12-34-56", "52:54:00:12:34:5g",
+                                           "5254.0012.3456", "" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char xml[512], want[256];
+                snprintf(xml, sizeof xml, FRESH_HEAD "<admin-interface hwaddr=\"%s\" proto=\"dhcp\"/>\n</installation>",
+                         bad[i]);
+                snprintf(want, sizeof want,
+                         F ":4: <admin-interface>: hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", bad[i]);
+                EXPECT_ERRORS(xml, want);
+        }
+}
+
+/* One bad thing per file, and the exact line that names it. */
+static void test_bad_values(void **state) {
+        (void) state;
+        static const struct {
+                const char *xml;
+                const char *error;
+        } cases[] = {
+                { "<installation mode=\"sideways\"/>", F ":1: unknown mode \"sideways\" (fresh, reinstall, upgrade or restore)" },
+                { "<upgrade mode=\"fresh\"/>", F ":1: <upgrade> cannot have mode=\"fresh\"; use <installation mode=\"fresh\">" },
+                { "<install/>", F ":1: root element is <install>; expected <installation>, <upgrade> or <restore>" },
+                { "<installation sr-type=\"zfs\">\n<primary-disk>sda</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF "</installation>",
+                  F ":1: unknown sr-type \"zfs\" (lvm or ext)" },
+                { FRESH("<hostname>-host</hostname>"), F ":5: <hostname>: '-host' is not a valid host name" },
+                { FRESH("<hostname>host_1</hostname>"), F ":5: <hostname>: 'host_1' is not a valid host name" },
+                { FRESH("<hostname>a..b</hostname>"), F ":5: <hostname>: 'a..b' is not a valid host name" },
+                { FRESH("<hostname></hostname>"), F ":5: <hostname> is empty; it needs a valid host name" },
+                { FRESH("<name-server>192.0.2.300</name-server>"), F ":5: <name-server>: '192.0.2.300' is not an IP address" },
+                { FRESH("<ntp-server>bad server</ntp-server>"), F ":5: <ntp-server>: 'bad server' is not a host name or IP address" },
+                { FRESH("<ntp source=\"sometimes\"/>"), F ":5: <ntp>: unknown source \"sometimes\" (dhcp, default, manual or none)" },
+                { FRESH("<ntp source=\"manual\"/>"), F ":5: <ntp source=\"manual\"> needs at least one <ntp-server>" },
+                { FRESH("<ntp source=\"dhcp\"/><ntp-server>pool.ntp.org</ntp-server>"),
+                  F ":5: <ntp-server> needs <ntp source=\"manual\"> (line 5 says source=\"dhcp\")" },
+                { FRESH("<timezone>../../etc/passwd</timezone>"), F ":5: <timezone>: '../../etc/passwd' is not a time zone (Region/City)" },
+                { FRESH("<keymap>us;rm</keymap>"), F ":5: <keymap>: 'us;rm' is not a keymap name" },
+                { FRESH("<ssh-mode>maybe</ssh-mode>"), F ":5: <ssh-mode>: unknown mode 'maybe' (on or off)" },
+                { FRESH("<root-password type=\"md5\">x</root-password>"), F ":5: <root-password>: unknown type \"md5\" (plaintext or hash)" },
+                { FRESH("<root-password></root-password>"), F ":5: <root-password type=\"plaintext\"> is empty" },
+                { FRESH("<script stage=\"later\" type=\"url\">http://x/s</script>"),
+                  F ":5: <script>: unknown stage \"later\" (installation-start, packages-installed, filesystem-populated or installation-complete)" },
+                { FRESH("<script stage=\"installation-start\" type=\"local\">x</script>"), F ":5: <script>: unknown type \"local\" (url or nfs)" },
+                { FRESH("<script stage=\"installation-start\">http://x/s</script>"), F ":5: <script> needs a type attribute (url or nfs)" },
+                { FRESH("<pack type=\"url\">gopher://x/p.iso</pack>"),
+                  F ":5: <pack>: 'gopher://x/p.iso' is not an http://, https://, ftp://, file:// or nfs:// URL" },
+                { FRESH("<pack type=\"url\">http:///p.iso</pack>"), F ":5: <pack>: 'http:///p.iso' is not a valid URL (it needs a host)" },
+                { FRESH("<driver-source type=\"nfs\">server/path</driver-source>"),
+                  F ":5: <driver-source>: 'server/path' is not an NFS location (server:/path)" },
+                { FRESH("<driver-source>http://x/d.iso</driver-source>"), F ":5: <driver-source> needs a type attribute (local, url or nfs)" },
+                { FRESH("<service name=\"sshd\" state=\"on\"/>"), F ":5: <service> needs state=\"enabled\" or state=\"disabled\"" },
+                { FRESH("<service name=\"a\" state=\"enabled\"/>\n<service name=\"a\" state=\"disabled\"/>"),
+                  F ":6: <service name=\"a\"> is given more than once" },
+                { FRESH("<ui-confirmation-prompt>perhaps</ui-confirmation-prompt>"),
+                  F ":5: <ui-confirmation-prompt>: 'perhaps' is not yes, no, true or false" },
+                { FRESH("<bootloader>extlinux</bootloader>"), F ":5: <bootloader>: 'extlinux' is not supported (only grub2)" },
+                { FRESH("<network-backend>tokenring</network-backend>"),
+                  F ":5: <network-backend>: unknown backend 'tokenring' (bridge, openvswitch or vswitch)" },
+                { FRESH("<guest-disk>sd b</guest-disk>"), F ":5: <guest-disk>: 'sd b' is not a disk name" },
+                { FRESH("<guest-disk>iscsi:192.0.2.9::3260:0:iqn.x</guest-disk>"),
+                  F ":5: <guest-disk>: iSCSI boot disks (iscsi:...) are not supported" },
+                { FRESH("<guest-disks><disk>sdb</disk></guest-disks>"), F ":5: unknown element <disk> in <guest-disks>" },
+                { FRESH("<hostname>a</hostname><hostname>b</hostname>"), F ":5: <hostname> appears more than once (first on line 5)" },
+                { FRESH("<hostname>a<b/></hostname>"), F ":5: <b> is not allowed inside <hostname>" },
+                { FRESH("stray"), F ":5: text outside any element in <installation>" },
+                { "<installation>\n<primary-disk swraid=\"yes\">sda,sdb</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF "</installation>",
+                  F ":2: <primary-disk swraid=\"yes\">: software RAID is not supported" },
+                { "<installation>\n<primary-disk preserve-first-partition=\"always\">sda</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF "</installation>",
+                  F ":2: <primary-disk>: preserve-first-partition=\"always\" is not yes, no or if-utility" },
+                { "<installation>\n<primary-disk fs-type=\"btrfs\">sda</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF "</installation>",
+                  F ":2: <primary-disk>: unknown fs-type \"btrfs\" (ext3 or ext4)" },
+                { "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"cdrom\"/>\n" FRESH_IF "</installation>",
+                  F ":3: <source>: unknown type \"cdrom\" (local, url or nfs)" },
+                /* the network */
+                { FRESH_HEAD "<admin-interface proto=\"dhcp\"/>\n</installation>", F ":4: <admin-interface> needs a name or a hwaddr attribute" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\"/>\n</installation>", F ":4: <admin-interface> needs a proto attribute (dhcp, static or none)" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"bootp\"/>\n</installation>",
+                  F ":4: <admin-interface>: unknown proto \"bootp\" (dhcp, static or none)" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\" protov6=\"slaac\"/>\n</installation>",
+                  F ":4: <admin-interface>: unknown protov6 \"slaac\" (dhcp, static, autoconf or none)" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"none\"/>\n</installation>",
+                  F ":4: <admin-interface> with proto=\"none\" needs protov6 (dhcp, static or autoconf)" },
+                { FRESH_HEAD "<admin-interface name=\"eth0/1\" proto=\"dhcp\"/>\n</installation>",
+                  F ":4: <admin-interface>: 'eth0/1' is not a network interface name" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\" vlan=\"4095\"/>\n</installation>",
+                  F ":4: <admin-interface>: vlan \"4095\" is not a VLAN id from 1 to 4094" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\">\n<ipaddr>10.0.0.5</ipaddr>\n"
+                             "<subnet>255.0.255.0</subnet>\n<gateway>10.0.0.1</gateway>\n</admin-interface>\n</installation>",
+                  F ":6: <subnet>: '255.0.255.0' is not an IPv4 netmask" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\">\n<ipaddr>10.0.0.256</ipaddr>\n"
+                             "<subnet>255.0.0.0</subnet>\n<gateway>10.0.0.1</gateway>\n</admin-interface>\n</installation>",
+                  F ":5: <ipaddr>: '10.0.0.256' is not an IPv4 address" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\" protov6=\"static\">\n<ipv6>2001:db8::5</ipv6>\n"
+                             "<gatewayv6>2001:db8::1</gatewayv6>\n</admin-interface>\n</installation>",
+                  F ":5: <ipv6>: '2001:db8::5' is not an IPv6 address with prefix length" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\" protov6=\"static\">\n<ipv6>2001:db8::5/64</ipv6>\n"
+                             "</admin-interface>\n</installation>",
+                  F ":4: <admin-interface protov6=\"static\"> needs <gatewayv6>" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\">\n<ip>10.0.0.5</ip>\n<ipaddr>10.0.0.6</ipaddr>\n"
+                             "<subnet>255.0.0.0</subnet>\n<gateway>10.0.0.1</gateway>\n</admin-interface>\n</installation>",
+                  F ":6: <admin-interface> has more than one <ipaddr>" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\">\n<mtu>9000</mtu>\n</admin-interface>\n</installation>",
+                  F ":5: unknown element <mtu> in <admin-interface>" },
+                /* what each mode requires */
+                { "<installation>\n<source type=\"local\"/>\n" FRESH_IF "</installation>", F ":1: <primary-disk> is required with mode fresh" },
+                { "<installation mode=\"reinstall\">\n<primary-disk>sda</primary-disk>\n" FRESH_IF "</installation>",
+                  F ":1: <source> is required with mode reinstall (<source type=\"local\"/> for the install media)" },
+                { "<upgrade>\n<source type=\"local\"/>\n</upgrade>", F ":1: <existing-installation> is required with mode upgrade" },
+                /* not XML, or XML we do not expand */
+                { "", F ": not an XML document" },
+                { "<installation>\n<hostname>h</hostname>\n", F ":3: Premature end of data in tag installation line 1" },
+                { "<?xml version=\"1.0\"?>\n<!DOCTYPE installation [<!ENTITY e SYSTEM \"file:///etc/hostname\">]>\n"
+                  "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF
+                  "<hostname>&e;</hostname>\n</installation>",
+                  F ":7: entity &e; is not supported in <hostname>" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                print_message("case %zu: %s\n", i, cases[i].error);
+                expect_errors(cases[i].xml, &cases[i].error, 1);
+        }
+}
+
+/* Entities are never expanded: neither a file (XXE) nor an exponential
+ * blow-up (billion laughs) gets into a value. */
+static void test_entities_are_not_expanded(void **state) {
+        (void) state;
+        static const char xml[] =
+                "<?xml version=\"1.0\"?>\n"
+                "<!DOCTYPE installation [\n"
+                " <!ENTITY a \"aaaaaaaaaa\">\n"
+                " <!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\">\n"
+                " <!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">\n"
+                " <!ENTITY d \"&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;\">\n"
+                " <!ENTITY e \"&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;\">\n"
+                " <!ENTITY f \"&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;\">\n"
+                " <!ENTITY g \"&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;\">\n"
+                " <!ENTITY h \"&g;&g;&g;&g;&g;&g;&g;&g;&g;&g;\">\n"
+                "]>\n"
+                "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF
+                "<hostname>&h;</hostname>\n</installation>\n";
+        struct answerfile_problems problems = {};
+        struct install_config *c = NULL;
+        assert_int_equal(answerfile_parse_memory(F, xml, strlen(xml), &problems, &c), -EINVAL);
+        assert_null(c);
+        assert_true(problems.n_errors >= 1);
+        for (char **e = problems.errors; *e; e++)
+                assert_non_null(startswith(*e, F ":"));
+        answerfile_problems_done(&problems);
+}
+
+static void test_static_needs_addresses(void **state) {
+        (void) state;
+        EXPECT_ERRORS(FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\"/>\n</installation>",
+                      F ":4: <admin-interface proto=\"static\"> needs <ipaddr>",
+                      F ":4: <admin-interface proto=\"static\"> needs <subnet>",
+                      F ":4: <admin-interface proto=\"static\"> needs <gateway>");
+}
+
+static void test_unknown_element_and_attribute(void **state) {
+        (void) state;
+        EXPECT_ERRORS(FRESH("<frobnicate>yes</frobnicate>"), F ":5: unknown element <frobnicate>");
+        EXPECT_ERRORS(FRESH("<hostname colour=\"red\">h</hostname>"), F ":5: unknown attribute colour on <hostname>");
+        EXPECT_ERRORS("<installation flavour=\"x\">\n<primary-disk>sda</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF
+                      "</installation>",
+                      F ":1: unknown attribute flavour on <installation>");
+        /* Something XenServer dropped long ago is not known either. */
+        EXPECT_ERRORS(FRESH("<rootfs-writable/>"), F ":5: unknown element <rootfs-writable>");
+}
+
+static void test_known_but_ineffective(void **state) {
+        (void) state;
+        static const struct {
+                const char *line;
+                const char *warning;
+        } cases[] = {
+                { "<network-backend>openvswitch</network-backend>",
+                  F ":5: warning: <network-backend> has no effect: the management network is always a Linux bridge" },
+                { "<bootloader location=\"partition\">grub2</bootloader>",
+                  F ":5: warning: location on <bootloader> has no effect: GRUB always goes to the BIOS boot partition and the ESP" },
+                { "<fcoe-interface name=\"eth2\"/>", F ":5: warning: <fcoe-interface> has no effect: FCoE is not supported" },
+                { "<selected-multiversion-drivers><driver name=\"igb\">v2</driver></selected-multiversion-drivers>",
+                  F ":5: warning: <selected-multiversion-drivers> has no effect: drivers come from the dom0 kernel and packs" },
+                { "<ssh-mode>auto</ssh-mode>",
+                  F ":5: warning: <ssh-mode>auto</ssh-mode> is taken as on: sshd always runs unless ssh-mode is off" },
+                { "<backup-disk>sda</backup-disk>",
+                  F ":5: warning: <backup-disk> has no effect with mode fresh: it belongs to another mode" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char xml[1024];
+                snprintf(xml, sizeof xml, FRESH("%s"), cases[i].line);
+                install_config_free(expect_warning(xml, cases[i].warning));
+        }
+        install_config_free(expect_warning(
+                FRESH_HEAD "<admin-interface name=\"eth0\" hwaddr=\"52:54:00:12:34:56\" proto=\"dhcp\"/>\n</installation>",
+                F ":4: warning: hwaddr on <admin-interface> has no effect when name is given"));
+        install_config_free(expect_warning(
+                "<installation>\n<primary-disk sr-at-end=\"false\">sda</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF
+                "</installation>",
+                F ":2: warning: sr-at-end on <primary-disk> has no effect: the SR is always the last partition"));
+}
+
+static void test_many_problems_at_once(void **state) {
+        (void) state;
+        static const char xml[] =
+                "<installation mode=\"fresh\" srtype=\"zfs\">\n"                          /* 1 */
+                "  <primary-disk gueststorage=\"maybe\">sda</primary-disk>\n"             /* 2 */
+                "  <admin-interface hwaddr=\"00:11:22:33:44\" proto=\"static\">\n"        /* 3 */
+                "    <ip>300.1.2.3</ip>\n"                                                /* 4 */
+                "  </admin-interface>\n"                                                  /* 5 */
+                "  <hostname>-bad_host</hostname>\n"                                      /* 6 */
+                "  <script stage=\"whenever\" type=\"url\">http://x/y</script>\n"         /* 7 */
+                "  <frobnicate/>\n"                                                       /* 8 */
+                "  <network-backend>bridge</network-backend>\n"                           /* 9 */
+                "</installation>\n";
+        EXPECT_ERRORS(xml,
+                      F ":1: unknown sr-type \"zfs\" (lvm or ext)",
+                      F ":2: <primary-disk>: gueststorage=\"maybe\" is not yes or no",
+                      F ":3: <admin-interface>: hwaddr '00:11:22:33:44' is not a MAC address (aa:bb:cc:dd:ee:ff)",
+                      F ":4: <ip>: '300.1.2.3' is not an IPv4 address",
+                      F ":3: <admin-interface proto=\"static\"> needs <subnet>",
+                      F ":3: <admin-interface proto=\"static\"> needs <gateway>",
+                      F ":6: <hostname>: '-bad_host' is not a valid host name",
+                      F ":7: <script>: unknown stage \"whenever\" (installation-start, packages-installed, "
+                        "filesystem-populated or installation-complete)",
+                      F ":8: unknown element <frobnicate>",
+                      F ":1: <source> is required with mode fresh (<source type=\"local\"/> for the install media)");
+
+        /* Warnings are still reported next to errors. */
+        struct answerfile_problems problems = {};
+        struct install_config *c = NULL;
+        assert_int_equal(answerfile_parse_memory(F, xml, strlen(xml), &problems, &c), -EINVAL);
+        assert_int_equal(problems.n_warnings, 1);
+        assert_non_null(strstr(problems.warnings[0], F ":9: warning: <network-backend>"));
+        answerfile_problems_done(&problems);
+}
+
+static void test_redaction(void **state) {
+        (void) state;
+        static const char xml[] =
+                "<installation>\n"
+                "  <primary-disk>sda</primary-disk>\n"
+                "  <root-password>Sup3rS3cret</root-password>\n"
+                "  <source type=\"url\">https://alice:Pa55w0rd@mirror.example.com/xenhost/</source>\n"
+                "  <pack type=\"url\">ftp://bob:B0bPass@ftp.example.com/pack.iso</pack>\n"
+                "  <script stage=\"installation-complete\" type=\"url\">http://carol:C4rolPw@x.example.com/s</script>\n"
+                FRESH_IF
+                "</installation>\n";
+        _cleanup_install_config_ struct install_config *c = parse_ok(xml);
+        /* The engine gets the real values... */
+        assert_string_equal(c->root_password, "Sup3rS3cret");
+        assert_string_equal(c->sources[0].address, "https://alice:Pa55w0rd@mirror.example.com/xenhost/");
+
+        /* ...the log does not. */
+        _cleanup_free_ char *out = print_config(c);
+        static const char *const secrets[] = { "Sup3rS3cret", "Pa55w0rd", "B0bPass", "C4rolPw", "alice", "bob:",
+                                               "carol" };
+        for (size_t i = 0; i < ELEMENTSOF(secrets); i++) {
+                if (strstr(out, secrets[i]))
+                        print_message("leaked %s in:\n%s", secrets[i], out);
+                assert_null(strstr(out, secrets[i]));
+        }
+        assert_non_null(strstr(out, "root-password: plaintext (redacted)\n"));
+        assert_non_null(strstr(out, "source: url https://***@mirror.example.com/xenhost/\n"));
+        assert_non_null(strstr(out, "pack: url ftp://***@ftp.example.com/pack.iso\n"));
+
+        _cleanup_install_config_ struct install_config *h = parse_ok(FRESH("<root-password type=\"hash\">$6$salt$hashhashhash</root-password>"));
+        _cleanup_free_ char *out2 = print_config(h);
+        assert_null(strstr(out2, "hashhash"));
+        assert_non_null(strstr(out2, "root-password: hash (redacted)\n"));
+
+        /* Problem lines never show a password or URL credentials either. */
+        EXPECT_ERRORS(FRESH("<root-password type=\"hash\">NotAHash</root-password>"),
+                      F ":5: <root-password type=\"hash\"> is not a crypt(3) hash such as $y$... or $6$... (or !! to "
+                        "set it at first boot)");
+        EXPECT_ERRORS(FRESH("<pack type=\"url\">htp://dave:D4vePw@x/p.iso</pack>"),
+                      F ":5: <pack>: 'htp://***@x/p.iso' is not an http://, https://, ftp://, file:// or nfs:// URL");
+}
+
+static void test_url_redact(void **state) {
+        (void) state;
+        static const struct {
+                const char *in, *out;
+        } cases[] = {
+                { "http://u:p@h/x", "http://***@h/x" },
+                { "http://u@h", "http://***@h" },
+                { "https://u:p@ss@h:8080/x@y", "https://***@h:8080/x@y" },
+                { "http://h/x@y", "http://h/x@y" },
+                { "server:/path", "server:/path" },
+                { "ftp://h?q=a@b", "ftp://h?q=a@b" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *r = NULL;
+                assert_int_equal(url_redact(cases[i].in, &r), 0);
+                assert_string_equal(r, cases[i].out);
+        }
+}
+
+static void test_line_numbers_and_control_chars(void **state) {
+        (void) state;
+        /* A value with a newline stays on one problem line. */
+        EXPECT_ERRORS(FRESH("<guest-disk>sd\nb</guest-disk>"), F ":5: <guest-disk>: 'sd?b' is not a disk name");
+
+        /* Far down a long file the line is still right. */
+        size_t n = 70000 * 2 + 256;
+        _cleanup_free_ char *xml = malloc(n);
+        assert_non_null(xml);
+        char *p = stpcpy(xml, FRESH_HEAD FRESH_IF);
+        for (int i = 0; i < 70000; i++)
+                p = stpcpy(p, "\n");
+        stpcpy(p, "<hostname>_</hostname>\n</installation>\n");
+        EXPECT_ERRORS(xml, F ":70005: <hostname>: '_' is not a valid host name");
+}
+
+static void test_parse_file(void **state) {
+        (void) state;
+        struct answerfile_problems problems = {};
+        struct install_config *c = NULL;
+        assert_int_equal(answerfile_parse_file("/nonexistent/answer.xml", &problems, &c), -ENOENT);
+        assert_null(c);
+        assert_int_equal(problems.n_errors, 0);
+
+        char path[] = "/tmp/test-answerfile-XXXXXX";
+        int fd = mkstemp(path);
+        assert_true(fd >= 0);
+        static const char xml[] = FRESH("<hostname>h</hostname>");
+        assert_int_equal(write(fd, xml, strlen(xml)), (ssize_t) strlen(xml));
+        close(fd);
+        assert_int_equal(answerfile_parse_file(path, &problems, &c), 0);
+        assert_string_equal(c->hostname, "h");
+        install_config_free(c);
+
+        /* Errors name the file as given. */
+        static const char bad[] = FRESH("<hostname>_</hostname>");
+        fd = open(path, O_WRONLY | O_TRUNC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, bad, strlen(bad)), (ssize_t) strlen(bad));
+        close(fd);
+        c = NULL;
+        assert_int_equal(answerfile_parse_file(path, &problems, &c), -EINVAL);
+        assert_null(c);
+        char want[128];
+        snprintf(want, sizeof want, "%s:5: <hostname>: '_' is not a valid host name", path);
+        assert_string_equal(problems.errors[0], want);
+        answerfile_problems_done(&problems);
+        unlink(path);
+}
+
+static void test_string_tables(void **state) {
+        (void) state;
+        for (int m = 0; m < _INSTALL_MODE_MAX; m++)
+                assert_int_equal(install_mode_from_string(install_mode_to_string((enum install_mode) m)), m);
+        for (int s = 0; s < _SCRIPT_STAGE_MAX; s++)
+                assert_int_equal(script_stage_from_string(script_stage_to_string((enum script_stage) s)), s);
+        for (int t = 0; t < _SR_TYPE_MAX; t++)
+                assert_int_equal(config_sr_type_from_string(config_sr_type_to_string((enum sr_type) t)), t);
+        assert_int_equal(install_mode_from_string("sideways"), _INSTALL_MODE_MAX);
+        assert_int_equal(config_sr_type_from_string("zfs"), _SR_TYPE_MAX);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_fresh_full),
+                cmocka_unit_test(test_fresh_defaults),
+                cmocka_unit_test(test_reinstall),
+                cmocka_unit_test(test_upgrade),
+                cmocka_unit_test(test_upgrade_ignores_fresh_settings),
+                cmocka_unit_test(test_restore),
+                cmocka_unit_test(test_deprecated_spellings),
+                cmocka_unit_test(test_static_and_ipv6),
+                cmocka_unit_test(test_hwaddr),
+                cmocka_unit_test(test_bad_values),
+                cmocka_unit_test(test_entities_are_not_expanded),
+                cmocka_unit_test(test_static_needs_addresses),
+                cmocka_unit_test(test_unknown_element_and_attribute),
+                cmocka_unit_test(test_known_but_ineffective),
+                cmocka_unit_test(test_many_problems_at_once),
+                cmocka_unit_test(test_redaction),
+                cmocka_unit_test(test_url_redact),
+                cmocka_unit_test(test_line_numbers_and_control_chars),
+                cmocka_unit_test(test_parse_file),
+                cmocka_unit_test(test_string_tables),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
