@@ -60,6 +60,7 @@ static int rm_rf(const char *path) {
 /* Cache keys hash the content of every input file, in a fixed order. */
 struct key {
         EVP_MD_CTX *ctx;
+        size_t skip; /* length of the source tree's path: keys name files relative to it */
 };
 
 static int key_add_file(struct key *k, const char *path) {
@@ -68,7 +69,10 @@ static int key_add_file(struct key *k, const char *path) {
         int r = read_full_file(path, &data, &len);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m", path);
-        EVP_DigestUpdate(k->ctx, path, strlen(path) + 1);
+        /* The name relative to the source tree, so that every clone of one
+         * commit finds the same cache entries. */
+        const char *name = strlen(path) > k->skip ? path + k->skip : path;
+        EVP_DigestUpdate(k->ctx, name, strlen(name) + 1);
         EVP_DigestUpdate(k->ctx, data, len);
         return 0;
 }
@@ -240,7 +244,7 @@ static const char *const mmdebstrap_options[] = {
  * the dracut configuration that the kernel's postinst uses. */
 static int base_key(const struct build_context *c, char ret[17]) {
         _cleanup_free_ char *p1 = NULL, *p2 = NULL;
-        struct key k = {EVP_MD_CTX_new()};
+        struct key k = {EVP_MD_CTX_new(), strlen(c->top)};
         int r;
         if (!k.ctx || !EVP_DigestInit_ex(k.ctx, EVP_sha256(), NULL))
                 return -ENOMEM;
@@ -385,10 +389,13 @@ static int build_rootfs_once(const struct build_context *c) {
 
 /* ---- image ------------------------------------------------------------- */
 
+/* What the tree takes on an ext4 slot, from the content alone: a build's
+ * own directory history (st_blocks of directories) must not leak into the
+ * manifest, or two builds of one recipe would differ. */
 static uint64_t installed_bytes;
 static int add_usage(const char *p, const struct stat *st, int flag, struct FTW *f) {
         (void) p, (void) flag, (void) f;
-        installed_bytes += (uint64_t) st->st_blocks * 512;
+        installed_bytes += S_ISREG(st->st_mode) ? ROUND_UP((uint64_t) st->st_size, 4096) : 4096;
         return 0;
 }
 
@@ -556,7 +563,7 @@ static int build_initrd_once(const struct build_context *c) {
                             *dir = NULL, *kernel = NULL, *kernel_out = NULL, *initrd_out = NULL, *modules_d = NULL,
                             *inside = NULL, *result = NULL;
         struct chroot_mounts m = {};
-        struct key k = {EVP_MD_CTX_new()};
+        struct key k = {EVP_MD_CTX_new(), strlen(c->top)};
         char key[17], bkey[17];
         int r;
 
