@@ -336,16 +336,59 @@ int build_rootfs(const struct build_context *c) {
         return ret;
 }
 
+/* The final tree's key: the packages, the overlay, the hooks, our programs
+ * and what the release file says. An unchanged key reuses OUT/rootfs. */
+static int rootfs_key(const struct build_context *c, char ret[17]) {
+        _cleanup_free_ char *overlay = NULL, *hooks = NULL, *extra = NULL;
+        struct key k = {EVP_MD_CTX_new(), strlen(c->top)};
+        char bkey[17];
+        int r;
+        if (!k.ctx || !EVP_DigestInit_ex(k.ctx, EVP_sha256(), NULL))
+                return -ENOMEM;
+        r = base_key(c, bkey);
+        EVP_DigestUpdate(k.ctx, bkey, sizeof bkey);
+        if (r >= 0 && (!strdupf(&overlay, "%s/dom0-rootfs/overlay", c->top) ||
+                       !strdupf(&hooks, "%s/dom0-rootfs/hooks", c->top) ||
+                       !strdupf(&extra, "%s\n%s\n%" PRIu64, c->version, c->build_id, c->source_date_epoch)))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = key_add_dir(&k, overlay);
+        if (r >= 0)
+                r = key_add_dir(&k, hooks);
+        for (const char *const *p = dom0_programs; r >= 0 && *p; p++) {
+                _cleanup_free_ char *b = NULL;
+                r = strdupf(&b, "%s/%s", c->bindir, *p) ? key_add_file(&k, b) : -ENOMEM;
+        }
+        if (r >= 0)
+                EVP_DigestUpdate(k.ctx, extra, strlen(extra));
+        key_finish(&k, ret);
+        return r;
+}
+
+/* Whether FILE holds exactly KEY (a stamp left by a finished stage). */
+static bool stamp_matches(const char *file, const char *key) {
+        _cleanup_free_ char *text = NULL;
+        return read_full_file(file, &text, NULL) >= 0 && streq(text, key);
+}
+
 static int build_rootfs_once(const struct build_context *c) {
         _cleanup_free_ char *base = NULL, *tree = NULL, *tmp = NULL, *overlay = NULL, *release = NULL,
-                            *rel_text = NULL, *hooks = NULL;
+                            *rel_text = NULL, *hooks = NULL, *stamp = NULL;
         struct dirent **names = NULL;
+        char key[17];
         int r, n;
 
+        if ((r = rootfs_key(c, key)) < 0 || (r = tree_path(c, &tree)) < 0 || !strdupf(&stamp, "%s.key", tree))
+                return r < 0 ? r : -ENOMEM;
+        if (exists(tree) && stamp_matches(stamp, key)) {
+                progress("rootfs", "recipe, overlay and programs unchanged: using the dom0 tree as it is");
+                return 0;
+        }
+        unlink(stamp);
         r = base_tree(c, &base);
         if (r < 0)
                 return r;
-        if ((r = tree_path(c, &tree)) < 0 || !strdupf(&tmp, "%s.tmp", tree) ||
+        if (!strdupf(&tmp, "%s.tmp", tree) ||
             !strdupf(&overlay, "%s/dom0-rootfs/overlay/.", c->top) || !strdupf(&hooks, "%s/dom0-rootfs/hooks", c->top))
                 return -ENOMEM;
         progress("rootfs", "copying the dom0 tree and applying the overlay");
@@ -383,6 +426,9 @@ static int build_rootfs_once(const struct build_context *c) {
                 return r;
         if (rename(tmp, tree) < 0)
                 return log_error_errno(negative_errno(), "Cannot rename %s: %m", tmp);
+        r = write_file_atomic(stamp, key, strlen(key), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", stamp);
         progress("rootfs", tree);
         return 0;
 }
@@ -438,12 +484,25 @@ static int build_image_once(const struct build_context *c) {
         char hex[65];
         int r;
 
+        _cleanup_free_ char *stamp = NULL;
+        char key[17];
+
         r = build_rootfs(c);
         if (r < 0)
                 return r;
         if ((r = tree_path(c, &tree)) < 0 || (r = build_image_paths(c, &img, &man)) < 0 ||
-            !strdupf(&tmp, "%s.tmp", img) || !strdupf(&admin, "--admindir=%s/var/lib/dpkg", tree))
+            !strdupf(&tmp, "%s.tmp", img) || !strdupf(&admin, "--admindir=%s/var/lib/dpkg", tree) ||
+            !strdupf(&stamp, "%s.key", img))
                 return -ENOMEM;
+        /* The same tree gives the same image: reuse it unless a signature is
+         * asked for (signatures are made fresh). */
+        if ((r = rootfs_key(c, key)) < 0)
+                return r;
+        if (!c->sign_key && exists(img) && exists(man) && stamp_matches(stamp, key)) {
+                progress("image", "dom0 tree unchanged: using the host image as it is");
+                return 0;
+        }
+        unlink(stamp);
 
         progress("image", "squashing the dom0 tree (zstd)");
         unlink(tmp);
@@ -500,6 +559,9 @@ static int build_image_once(const struct build_context *c) {
                         return log_error_errno(negative_errno(), "Cannot rename %s: %m", sigtmp);
         } else
                 unlink(sig); /* a stale signature would not match the new manifest */
+        r = write_file_atomic(stamp, key, strlen(key), 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", stamp);
         progress("image", img);
         return 0;
 }
@@ -653,6 +715,8 @@ static int write_text(const char *path, const char *text) {
 /* One GRUB menu for BIOS and UEFI: on the screen and on the first serial
  * line, so that a headless machine can be installed as well. */
 static int iso_grub_cfg(const struct build_context *c, char **ret) {
+        /* Media made for an unattended install boot its answer file by default. */
+        unsigned default_entry = c->answerfile ? 2 : 0;
         static const char *const serial_last = "console=tty0 console=ttyS0,115200n8";
         static const char *const screen_last = "console=ttyS0,115200n8 console=tty0";
         if (!strdupf(ret,
@@ -661,7 +725,7 @@ static int iso_grub_cfg(const struct build_context *c, char **ret) {
                      "terminal_input console serial\n"
                      "terminal_output console serial\n"
                      "set timeout=5\n"
-                     "set default=0\n"
+                     "set default=%4$u\n"
                      "menuentry 'Install xenhost %1$s' {\n"
                      "  linux /boot/vmlinuz %3$s quiet\n"
                      "  initrd /boot/initrd.img\n"
@@ -674,7 +738,7 @@ static int iso_grub_cfg(const struct build_context *c, char **ret) {
                      "  linux /boot/vmlinuz %2$s answerfile=/answerfile.xml\n"
                      "  initrd /boot/initrd.img\n"
                      "}\n",
-                     c->version, serial_last, screen_last))
+                     c->version, serial_last, screen_last, default_entry))
                 return -ENOMEM;
         return 0;
 }
@@ -694,7 +758,8 @@ int build_iso(const struct build_context *c) {
         if ((r = build_image(c)) < 0 || (r = build_initrd(c)) < 0)
                 return r;
         if ((r = build_image_paths(c, &img, &man)) < 0 || !strdupf(&root, "%s/iso-root", c->out) ||
-            !strdupf(&iso, "%s/xenhost-%s.iso", c->out, c->version) || !strdupf(&tmp, "%s.tmp", iso) ||
+            !(c->iso_path ? (iso = strdup(c->iso_path)) : strdupf(&iso, "%s/xenhost-%s.iso", c->out, c->version)) ||
+            !strdupf(&tmp, "%s.tmp", iso) ||
             !strdupf(&cfgpath, "%s/boot/grub/grub.cfg", root) || !strdupf(&sig, "%s.asc", man))
                 return -ENOMEM;
         progress("iso", "laying out the media");
@@ -735,6 +800,14 @@ int build_iso(const struct build_context *c) {
                 return log_error_errno(-EIO, "Cannot create %s/packs", root);
         if ((r = iso_grub_cfg(c, &cfg)) < 0 || (r = write_text(cfgpath, cfg)) < 0)
                 return r;
+        if (c->answerfile) {
+                _cleanup_free_ char *af = NULL;
+                if (!strdupf(&af, "%s/answerfile.xml", root))
+                        return -ENOMEM;
+                r = run("Copying the answer file onto the media", (const char *[]){"cp", c->answerfile, af, NULL});
+                if (r < 0)
+                        return r;
+        }
 
         progress("iso", "making the hybrid ISO (BIOS and UEFI El Torito, USB)");
         unlink(tmp);

@@ -14,6 +14,8 @@ struct build_context {
         char *build_id;
         uint64_t source_date_epoch;
         const char *sign_key; /* gpg key to sign the manifest with, or NULL */
+        const char *answerfile; /* iso: put this answer file on the media and boot it unattended */
+        const char *iso_path;   /* iso: where to write it (default OUT/xenhost-V.iso) */
 };
 
 int build_context_init(struct build_context *c, const char *out, const char *version, const char *sign_key);

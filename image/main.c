@@ -10,7 +10,7 @@
 #include "macro.h"
 #include "manifest.h"
 
-static const char *arg_out, *arg_version, *arg_sign_key, *arg_keyring, *arg_log;
+static const char *arg_out, *arg_version, *arg_sign_key, *arg_keyring, *arg_log, *arg_answerfile, *arg_iso;
 
 static void help(void) {
         printf("Usage: xenhost-build rootfs|image|initrd|iso|pxe|all [OPTIONS]\n"
@@ -29,18 +29,21 @@ static void help(void) {
                "  --version V      product version (default: the VERSION file)\n"
                "  --sign-key KEY   sign the manifest with this gpg key\n"
                "  --keyring FILE   with verify: require a signature by a key in FILE\n"
+               "  --answerfile F   iso: carry answer file F and boot the unattended entry by default\n"
+               "  --iso PATH       iso: write the ISO to PATH\n"
                "  --log-file FILE  full log (default: OUT/build.log)\n"
                "  -v, --verbose    debug output\n"
                "Environment: XENHOST_CACHE (default /var/cache/xenhost), SOURCE_DATE_EPOCH.\n");
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_OUT = 0x100, ARG_VERSION, ARG_SIGN, ARG_KEYRING, ARG_LOG };
+        enum { ARG_OUT = 0x100, ARG_VERSION, ARG_SIGN, ARG_KEYRING, ARG_LOG, ARG_ANSWERFILE, ARG_ISO };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},           {"verbose", no_argument, NULL, 'v'},
                 {"out", required_argument, NULL, ARG_OUT},  {"version", required_argument, NULL, ARG_VERSION},
                 {"sign-key", required_argument, NULL, ARG_SIGN}, {"keyring", required_argument, NULL, ARG_KEYRING},
-                {"log-file", required_argument, NULL, ARG_LOG}, {},
+                {"log-file", required_argument, NULL, ARG_LOG}, {"answerfile", required_argument, NULL, ARG_ANSWERFILE},
+                {"iso", required_argument, NULL, ARG_ISO}, {},
         };
         int c;
         while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
@@ -52,6 +55,8 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_SIGN: arg_sign_key = optarg; break;
                 case ARG_KEYRING: arg_keyring = optarg; break;
                 case ARG_LOG: arg_log = optarg; break;
+                case ARG_ANSWERFILE: arg_answerfile = optarg; break;
+                case ARG_ISO: arg_iso = optarg; break;
                 default: return -EINVAL;
                 }
         return 1;
@@ -96,6 +101,8 @@ int main(int argc, char **argv) {
                 return 1;
         }
         r = build_context_init(&c, arg_out, arg_version, arg_sign_key);
+        c.answerfile = arg_answerfile;
+        c.iso_path = arg_iso;
         if (r < 0) {
                 build_context_done(&c);
                 return 1;

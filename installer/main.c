@@ -1,37 +1,53 @@
-/* xenhost-install: the installer's command line. For now it reads and
- * checks answer files; installing comes with the install engine. */
+/* xenhost-install: the installer's command line. With an answer file it
+ * installs unattended; it also checks answer files offline. */
 #include <getopt.h>
 
 #include "answerfile.h"
 #include "config.h"
+#include "engine.h"
+#include "fetch.h"
 #include "log.h"
 #include "macro.h"
 
 static const char *arg_check;
 static const char *arg_answerfile;
 static bool arg_dry_run;
+static const char *arg_media;
+static const char *arg_image;
+static const char *arg_keyring;
+static const char *arg_log = "/var/log/xenhost-install.log";
+static bool arg_serial;
 
 static void help(void) {
-        printf("Usage: xenhost-install --check-answerfile FILE\n"
-               "       xenhost-install --dry-run --answerfile FILE\n"
+        printf("Usage: xenhost-install --answerfile FILE|URL [--media DIR] [--serial]\n"
+               "       xenhost-install --check-answerfile FILE|URL\n"
+               "       xenhost-install --dry-run --answerfile FILE|URL\n"
                "\n"
-               "The xenhost installer. This version reads and checks XenServer-style answer\n"
-               "files (DESIGN.md section 5); it does not install yet, has no TUI yet, and\n"
-               "reads answer files from local paths only (no http://, nfs://, ... yet).\n"
+               "The xenhost installer: installs unattended from a XenServer-style answer file\n"
+               "(DESIGN.md section 5). The interactive installer (TUI) is not built yet.\n"
+               "An answer file is a local file, file://PATH, an absolute path looked up on\n"
+               "the install media (" FETCH_MEDIA_ROOT_DEFAULT ") and then on the root file\n"
+               "system, or an http://, https://, ftp://, tftp:// or nfs://SERVER/PATH URL.\n"
+               "Network fetches are retried for 60 s (XENHOST_FETCH_TIMEOUT=SECONDS).\n"
                "\n"
                "  --check-answerfile FILE  check FILE without touching any disk: prints a\n"
                "                           summary and exits 0, or prints one line per problem\n"
                "                           (FILE:LINE: what is wrong) on stderr and exits 1\n"
-               "  --answerfile FILE        the answer file to use (needs --dry-run for now)\n"
+               "  --answerfile FILE|URL    install unattended as the answer file says\n"
+               "  --media DIR              the mounted install media (host image, answer file paths)\n"
+               "  --image IMG              install this host image instead of the media's\n"
+               "  --keyring FILE           require the image manifest to be signed by a key in FILE\n"
+               "  --serial                 the install runs on the serial console: so will the host\n"
                "  --dry-run                print what the answer file asks for (passwords and\n"
                "                           URL credentials redacted) and stop\n"
-               "  --log-file FILE          append a full log to FILE\n"
+               "  --log-file FILE          append a full log to FILE (installs: default\n"
+               "                           /var/log/xenhost-install.log, copied onto the host)\n"
                "  -v, --verbose            debug output\n"
                "  -h, --help               this text\n");
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG };
+        enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"verbose", no_argument, NULL, 'v'},
@@ -39,6 +55,10 @@ static int parse_argv(int argc, char **argv) {
                 {"answerfile", required_argument, NULL, ARG_ANSWERFILE},
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"log-file", required_argument, NULL, ARG_LOG},
+                {"media", required_argument, NULL, ARG_MEDIA},
+                {"image", required_argument, NULL, ARG_IMAGE},
+                {"keyring", required_argument, NULL, ARG_KEYRING},
+                {"serial", no_argument, NULL, ARG_SERIAL},
                 {},
         };
         int c, r;
@@ -61,9 +81,22 @@ static int parse_argv(int argc, char **argv) {
                         arg_dry_run = true;
                         break;
                 case ARG_LOG:
+                        arg_log = optarg;
                         r = log_open_file(optarg);
                         if (r < 0)
                                 return log_error_errno(r, "Cannot open log file %s: %m", optarg);
+                        break;
+                case ARG_MEDIA:
+                        arg_media = optarg;
+                        break;
+                case ARG_IMAGE:
+                        arg_image = optarg;
+                        break;
+                case ARG_KEYRING:
+                        arg_keyring = optarg;
+                        break;
+                case ARG_SERIAL:
+                        arg_serial = true;
                         break;
                 default:
                         return -EINVAL;
@@ -77,13 +110,6 @@ static int parse_argv(int argc, char **argv) {
         if (!arg_check && !arg_answerfile)
                 return log_error_errno(-EINVAL, "Nothing to do: the interactive installer is not available yet; "
                                                 "use --check-answerfile FILE or --dry-run --answerfile FILE");
-        if (arg_answerfile && !arg_dry_run)
-                return log_error_errno(-EOPNOTSUPP, "Installing is not available yet; add --dry-run to see "
-                                                    "what %s asks for", arg_answerfile);
-        const char *path = arg_check ?: arg_answerfile;
-        if (strstr(path, "://") && !startswith(path, "file://"))
-                return log_error_errno(-EOPNOTSUPP, "Fetching answer files over the network is not available "
-                                                    "yet; give a local path instead of %s", path);
         return 1;
 }
 
@@ -96,12 +122,33 @@ static void print_lines(char **lines) {
         }
 }
 
-static int load(const char *path, struct install_config **ret) {
+/* A relative path is the operator's local file; anything else is a location
+ * as answerfile= takes it: a URL, or an absolute path on the media. */
+static int load(const char *location, struct install_config **ret) {
         struct answerfile_problems problems = {};
-        const char *p = startswith(path, "file://") ?: path;
+        _cleanup_free_ char *p = NULL, *text = NULL, *reason = NULL;
+        size_t len = 0;
         int r;
 
-        r = answerfile_parse_file(p, &problems, ret);
+        r = url_redact(location, &p);
+        if (r < 0)
+                return log_oom();
+        if (location[0] != '/' && !strstr(location, "://"))
+                r = answerfile_parse_file(p, &problems, ret);
+        else {
+                struct fetch_options o = FETCH_OPTIONS_DEFAULT;
+                if (arg_media)
+                        o.media_root = arg_media;
+                r = fetch_options_from_environment(&o);
+                if (r < 0)
+                        return log_error_errno(r, "Invalid XENHOST_FETCH_TIMEOUT or XENHOST_FETCH_TLS_VERIFY");
+                r = answerfile_fetch(location, &o, &text, &len, &reason);
+                if (r < 0) {
+                        log_error("%s", reason ?: "cannot fetch the answer file");
+                        return r;
+                }
+                r = answerfile_parse_memory(p, text, len, &problems, ret);
+        }
         print_lines(problems.warnings);
         print_lines(problems.errors);
         if (r == -EINVAL && problems.n_errors > 0)
@@ -132,21 +179,51 @@ static void print_summary(const char *path, const struct install_config *c) {
         }
 }
 
+static int install(const struct install_config *c) {
+        _cleanup_free_ char *reason = NULL;
+        struct install_env env = {
+                .media_root = arg_media,
+                .image = arg_image,
+                .keyring = arg_keyring,
+                .log_path = arg_log,
+                .serial = arg_serial,
+                .efi = access("/sys/firmware/efi", F_OK) == 0,
+        };
+        int r;
+
+        /* Every install keeps a full log; it ends up on the host. */
+        r = log_open_file(arg_log);
+        if (r < 0)
+                log_warning_errno(r, "Cannot open the log file %s: %m", arg_log);
+        log_info("xenhost installer: %s install, %s boot%s", install_mode_to_string(c->mode), env.efi ? "UEFI" : "BIOS",
+                 env.serial ? ", serial console" : "");
+        r = install_run(c, &env, &reason);
+        if (r < 0)
+                return log_error_errno(r, "Installation failed: %s (full log: %s)", reason ? reason : "unknown error",
+                                       arg_log);
+        return 0;
+}
+
 static int run(void) {
         _cleanup_install_config_ struct install_config *c = NULL;
         int r;
 
         if (arg_check) {
+                _cleanup_free_ char *shown = NULL;
                 r = load(arg_check, &c);
                 if (r < 0)
                         return r;
-                print_summary(arg_check, c);
+                if (url_redact(arg_check, &shown) < 0)
+                        return log_oom();
+                print_summary(shown, c);
                 return 0;
         }
 
         r = load(arg_answerfile, &c);
         if (r < 0)
                 return r;
+        if (!arg_dry_run)
+                return install(c);
         log_info("Dry run: nothing is written.");
         r = install_config_print(c, stdout);
         if (r < 0)

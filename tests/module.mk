@@ -8,4 +8,4 @@ TEST_LDLIBS := $(MODULE_LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka)
 
 $(O)/tests/%: $(O)/tests/unit/%.o $(TEST_LIBS)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< -Wl,--start-group $(TEST_LIBS) -Wl,--end-group $(TEST_LDLIBS)

@@ -22,14 +22,11 @@ installkernel() {
 install() {
         inst_multiple xenhost-install xenhost-partition \
                 mkfs.ext4 mke2fs e2fsck tune2fs resize2fs mkfs.fat mkswap wipefs blkid lsblk sfdisk partx losetup \
-                lvm dmsetup mount umount sync setsid stty grep sed head tail cut tr sha256sum cpio chroot \
-                grub-install grub-mkimage grub-editenv grub-probe efibootmgr curl ip dhclient /sbin/dhclient-script poweroff reboot \
+                lvm pvcreate vgcreate lvcreate vgchange vgs pvs lvs dmsetup mount umount sync setsid stty grep sed head tail cut tr sha256sum cpio chroot \
+                grub-editenv efibootmgr curl ip dhclient /sbin/dhclient-script poweroff reboot \
                 sleep date uname ls cp mv rm mkdir ln
         inst_libdir_file "libnss_dns.so.*" "libnss_files.so.*"
-        for d in /usr/lib/grub/i386-pc /usr/lib/grub/x86_64-efi; do
-                inst_dir "$d"
-                for f in "$d"/*; do inst_simple "$f"; done
-        done
+        # grub-install runs inside the new slot (chroot), which has GRUB.
         inst_simple /etc/xenhost-release
         inst_simple /etc/ssl/certs/ca-certificates.crt
         inst_simple /etc/lvm/lvm.conf

@@ -1,0 +1,87 @@
+/* Xen command line and grub.cfg rendering. */
+#include "bootcfg.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+
+uint64_t dom0_memory_mib(uint64_t host_memory_bytes) {
+        uint64_t host_mib = host_memory_bytes / MiB;
+        uint64_t m = 752 + host_mib / 20;
+        if (m < 768)
+                m = 768;
+        if (m > 8192)
+                m = 8192;
+        return ROUND_UP(m, 16);
+}
+
+int xen_cmdline(const struct boot_options *o, char **ret) {
+        uint64_t m = dom0_memory_mib(o->host_memory_bytes);
+        int n;
+        if (o->serial)
+                n = asprintf(ret, "dom0_mem=%" PRIu64 "M,max:%" PRIu64 "M console=com1,vga com1=%u,8n1 loglvl=info "
+                             "guest_loglvl=info", m, m, o->serial_speed ? o->serial_speed : 115200);
+        else
+                n = asprintf(ret, "dom0_mem=%" PRIu64 "M,max:%" PRIu64 "M console=vga loglvl=info guest_loglvl=info", m, m);
+        return n < 0 ? -ENOMEM : 0;
+}
+
+int dom0_cmdline(const struct boot_options *o, char slot, char **ret) {
+        (void) o;
+        /* dom0's console is hvc0 whatever Xen uses: Xen owns the UART. */
+        return asprintf(ret, "root=PARTLABEL=xh-dom0-%c ro console=hvc0 console=tty0", slot) < 0 ? -ENOMEM : 0;
+}
+
+int grub_cfg_render(const struct boot_options *o, const struct slot_boot *slots, unsigned n_slots, char **ret) {
+        _cleanup_free_ char *xen = NULL;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        r = xen_cmdline(o, &xen);
+        if (r < 0)
+                return r;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "# xenhost: written by the installer and the upgrader; do not edit.\n"
+                   "# One file for the BIOS and the UEFI GRUB. grubenv on the ESP holds\n"
+                   "# saved_entry (the active slot) and the boot-counting state.\n"
+                   "insmod part_gpt\n"
+                   "insmod ext2\n"
+                   "insmod multiboot2\n"
+                   "load_env\n"
+                   "set default=slot-%c\n"
+                   "if [ -n \"${saved_entry}\" ]; then set default=\"${saved_entry}\"; fi\n"
+                   "set timeout=5\n",
+                o->default_slot);
+        if (o->serial)
+                fprintf(f, "serial --unit=0 --speed=%u\nterminal_input console serial\nterminal_output console serial\n",
+                        o->serial_speed ? o->serial_speed : 115200);
+        for (unsigned i = 0; i < n_slots; i++) {
+                const struct slot_boot *s = &slots[i];
+                _cleanup_free_ char *dom0 = NULL;
+                r = dom0_cmdline(o, s->slot, &dom0);
+                if (r < 0)
+                        break;
+                fprintf(f,
+                        "menuentry 'xenhost %s (slot %c%s)' --id slot-%c {\n"
+                        "  search --no-floppy --fs-uuid --set=root %s\n"
+                        "  multiboot2 /boot/%s %s\n"
+                        "  module2 /boot/%s %s\n"
+                        "  module2 --nounzip /boot/%s\n"
+                        "}\n",
+                        s->version, s->slot, s->slot == o->default_slot ? ", active" : ", previous version", s->slot,
+                        s->fs_uuid, s->xen, xen, s->kernel, dom0, s->initrd);
+        }
+        if (fclose(f) != 0 || r < 0) {
+                free(buf);
+                return r < 0 ? r : -ENOMEM;
+        }
+        *ret = buf;
+        return 0;
+}

@@ -1,0 +1,9 @@
+HYPERVISOR_SRCS := hypervisor/bootcfg.c
+HYPERVISOR_OBJS := $(HYPERVISOR_SRCS:%.c=$(O)/%.o)
+HYPERVISOR_LIB := $(O)/libhypervisor.a
+DEPS += $(HYPERVISOR_OBJS:.o=.d)
+
+$(HYPERVISOR_LIB): $(HYPERVISOR_OBJS)
+	$(AR) rcs $@ $^
+
+MODULE_LIBS += $(HYPERVISOR_LIB)
