@@ -663,6 +663,10 @@ static int build_initrd_once(const struct build_context *c) {
                 progress("initrd", "installer unchanged: using the cached initrd");
         else {
                 progress("initrd", "building the installer initrd with dracut (about a minute)");
+                /* A build that was killed may have left its mounts behind. */
+                struct chroot_mounts stale = {.mounted = {true, true, true, true}};
+                if (strdupf(&stale.merged, "%s/merged", work))
+                        chroot_umount(&stale);
                 if ((r = rm_rf(work)) < 0)
                         return r;
                 r = chroot_mount(tree, work, &m);

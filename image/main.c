@@ -1,7 +1,9 @@
 /* xenhost-build: the dom0 tree, the host image, the installer initrd, the
  * install ISO and the PXE tree; and verify, to check an image against its
  * manifest the way the installer and the upgrader do. */
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/file.h>
 #include <inttypes.h>
 #include <time.h>
 
@@ -104,6 +106,17 @@ int main(int argc, char **argv) {
         c.answerfile = arg_answerfile;
         c.iso_path = arg_iso;
         if (r < 0) {
+                build_context_done(&c);
+                return 1;
+        }
+        /* One build at a time per output directory: two would remove each
+         * other's work trees. */
+        _cleanup_free_ char *lock = NULL;
+        if (asprintf(&lock, "%s/.lock", c.out) < 0)
+                return 1;
+        _cleanup_close_ int lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+                log_error("Another xenhost-build is working in %s", c.out);
                 build_context_done(&c);
                 return 1;
         }

@@ -16,6 +16,7 @@
 #include "apply.h"
 #include "bootcfg.h"
 #include "disk.h"
+#include "fetch.h"
 #include "fileio.h"
 #include "format.h"
 #include "layout.h"
@@ -74,6 +75,7 @@ struct install {
         char *slot_fs_uuid;
         char *mounts[8];
         unsigned n_mounts;
+        char **script_paths; /* fetched answer-file scripts, by index of cfg->scripts */
 };
 
 _printf_(2, 3) static int fail(struct install *in, const char *fmt, ...) {
@@ -139,8 +141,13 @@ static int mount_at(struct install *in, const char *what, const char *src, const
 static void unmount_all(struct install *in) {
         while (in->n_mounts > 0) {
                 char *m = in->mounts[--in->n_mounts];
+                /* The chroot's /dev, /proc and /sys are recursive binds with
+                 * submounts: detach those; anything else must unmount cleanly. */
                 if (m && umount2(m, 0) < 0) {
-                        log_warning_errno(-errno, "Cannot unmount %s: %m; detaching it", m);
+                        if (errno == EBUSY && (endswith(m, "/dev") || endswith(m, "/proc") || endswith(m, "/sys")))
+                                log_debug("Detaching %s", m);
+                        else
+                                log_warning_errno(-errno, "Cannot unmount %s: %m; detaching it", m);
                         umount2(m, MNT_DETACH);
                 }
                 free(m);
@@ -197,6 +204,9 @@ static char *disk_stable_name(const char *disk) {
         return best ? best : strdup(disk);
 }
 
+static int fetch_scripts(struct install *in);
+static int run_scripts(struct install *in, enum script_stage stage, const char *arg);
+
 static int step_checks(struct install *in) {
         const struct install_config *cfg = in->cfg;
         uint64_t mem = in->env->memory_bytes ? in->env->memory_bytes : memory_bytes();
@@ -236,7 +246,10 @@ static int step_checks(struct install *in) {
                 log_info("%s holds %s; the answer file names it, which is consent to erase it", in->disk,
                          d->pttype ? d->pttype : d->fs_type);
         in->disk_by_id = disk_stable_name(in->disk);
-        return 0;
+        r = fetch_scripts(in);
+        if (r < 0)
+                return r;
+        return run_scripts(in, SCRIPT_STAGE_INSTALLATION_START, NULL);
 }
 
 static int find_on_media(struct install *in) {
@@ -269,6 +282,59 @@ static int find_on_media(struct install *in) {
                 closedir(d);
         if (!in->manifest)
                 return fail(in, "no host image manifest in %s", dir), -ENOENT;
+        return 0;
+}
+
+/* Answer-file scripts are fetched during the checks, so that one that cannot
+ * be had stops the install before any disk is written. */
+static int fetch_scripts(struct install *in) {
+        const struct install_config *cfg = in->cfg;
+        struct fetch_options o = FETCH_OPTIONS_DEFAULT;
+        o.media_root = in->env->media_root;
+        if (cfg->n_scripts == 0)
+                return 0;
+        in->script_paths = calloc(cfg->n_scripts, sizeof(char *));
+        if (!in->script_paths)
+                return -ENOMEM;
+        for (size_t i = 0; i < cfg->n_scripts; i++) {
+                const struct location *l = &cfg->scripts[i].location;
+                _cleanup_free_ char *loc = NULL, *text = NULL, *why = NULL;
+                size_t len;
+                int r;
+                if (l->type == LOCATION_NFS) {
+                        /* "server:/path/script" -> nfs://server/path/script */
+                        const char *colon = strchr(l->address, ':');
+                        if (!colon || asprintf(&loc, "nfs://%.*s%s", (int) (colon - l->address), l->address,
+                                               colon + 1) < 0)
+                                return fail(in, "bad NFS location for a script"), -EINVAL;
+                } else if (!(loc = strdup(l->address)))
+                        return -ENOMEM;
+                r = answerfile_fetch(loc, &o, &text, &len, &why);
+                if (r < 0)
+                        return fail(in, "script for stage %s: %s", script_stage_to_string(cfg->scripts[i].stage),
+                                    why ? why : strerror(-r)), r;
+                if (asprintf(&in->script_paths[i], "%s/script-%zu", in->work, i) < 0)
+                        return -ENOMEM;
+                r = write_file_atomic(in->script_paths[i], text, len, 0700);
+                if (r < 0)
+                        return fail(in, "cannot save a script: %s", strerror(-r)), r;
+        }
+        return 0;
+}
+
+/* Runs the scripts of STAGE with ARG, as XenServer does: the new root's
+ * mount point for filesystem-populated and packages-installed, 0 or 1 for
+ * installation-complete, nothing for installation-start. */
+static int run_scripts(struct install *in, enum script_stage stage, const char *arg) {
+        for (size_t i = 0; i < in->cfg->n_scripts; i++) {
+                if (in->cfg->scripts[i].stage != stage || !in->script_paths || !in->script_paths[i])
+                        continue;
+                log_info("Running the %s script %zu", script_stage_to_string(stage), i + 1);
+                int r = spawn_run((const char *[]){in->script_paths[i], arg, NULL}, NULL);
+                if (r < 0)
+                        return fail(in, "the %s script failed: %s", script_stage_to_string(stage), spawn_last_error()),
+                               r;
+        }
         return 0;
 }
 
@@ -339,8 +405,8 @@ static int step_extract(struct install *in) {
         /* /var/log lives on its own partition in the standard layout: mount
          * it first, so the image's /var/log lands there. */
         if (part_path(in, part_specs[PART_LOGS].number, &logs) >= 0 && access(logs, F_OK) == 0) {
-                if (mkdir(varlog, 0755) < 0 && errno != EEXIST)
-                        return fail(in, "cannot create %s: %s", varlog, strerror(errno)), -errno;
+                if ((r = run(in, "creating /var/log in slot a", (const char *[]){"mkdir", "-p", varlog, NULL})) < 0)
+                        return r;
                 if ((r = mount_at(in, "mounting the logs partition", logs, varlog, "ext4", NULL)) < 0)
                         return r;
         }
@@ -728,17 +794,23 @@ int install_run(const struct install_config *cfg, const struct install_env *env,
         if (asprintf(&in.work, "%s", env->work_dir ? env->work_dir : "/run/xenhost-install") < 0)
                 return -ENOMEM;
         (void) mkdir(in.work, 0755);
-        if (cfg->n_scripts > 0) {
-                fail(&in, "answer-file scripts are not run by this installer yet; remove them or wait for it");
-                r = -EOPNOTSUPP;
-                goto out;
-        }
         /* Nothing is written before the checks and the image verification. */
         if ((r = step_checks(&in)) < 0 || (r = step_verify(&in)) < 0 || (r = step_partition(&in)) < 0 ||
-            (r = step_extract(&in)) < 0 || (r = step_configure(&in)) < 0 || (r = step_bootloader(&in)) < 0 ||
-            (r = step_finish(&in)) < 0)
+            (r = step_extract(&in)) < 0 || (r = run_scripts(&in, SCRIPT_STAGE_PACKAGES_INSTALLED, in.target)) < 0 ||
+            (r = step_configure(&in)) < 0 ||
+            (r = run_scripts(&in, SCRIPT_STAGE_FILESYSTEM_POPULATED, in.target)) < 0 ||
+            (r = step_bootloader(&in)) < 0 || (r = step_finish(&in)) < 0)
                 goto out;
 out:
+        /* installation-complete hears how it went; its own failure is only
+         * reported, the install's outcome stands. */
+        if (in.script_paths) {
+                _cleanup_free_ char *saved = *ret_reason ? strdup(*ret_reason) : NULL;
+                if (run_scripts(&in, SCRIPT_STAGE_INSTALLATION_COMPLETE, r < 0 ? "1" : "0") < 0)
+                        log_warning("%s", *ret_reason ? *ret_reason : "the installation-complete script failed");
+                free(*ret_reason);
+                *ret_reason = TAKE_PTR(saved);
+        }
         if (r < 0 && !*ret_reason)
                 fail(&in, "%s", strerror(-r));
         if (r < 0) {
@@ -755,6 +827,9 @@ out:
         free(in.image);
         free(in.manifest);
         free(in.slot_fs_uuid);
+        for (size_t i = 0; in.script_paths && i < cfg->n_scripts; i++)
+                free(in.script_paths[i]);
+        free(in.script_paths);
         manifest_done(&in.m);
         return r;
 }

@@ -17,6 +17,7 @@ static const char *arg_image;
 static const char *arg_keyring;
 static const char *arg_log = "/var/log/xenhost-install.log";
 static bool arg_serial;
+static bool arg_generator;
 
 static void help(void) {
         printf("Usage: xenhost-install --answerfile FILE|URL [--media DIR] [--serial]\n"
@@ -34,6 +35,8 @@ static void help(void) {
                "                           summary and exits 0, or prints one line per problem\n"
                "                           (FILE:LINE: what is wrong) on stderr and exits 1\n"
                "  --answerfile FILE|URL    install unattended as the answer file says\n"
+               "  --answerfile-generator FILE|URL\n"
+               "                           run this script; what it prints is the answer file\n"
                "  --media DIR              the mounted install media (host image, answer file paths)\n"
                "  --image IMG              install this host image instead of the media's\n"
                "  --keyring FILE           require the image manifest to be signed by a key in FILE\n"
@@ -47,7 +50,7 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL };
+        enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL, ARG_GENERATOR };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"verbose", no_argument, NULL, 'v'},
@@ -59,6 +62,7 @@ static int parse_argv(int argc, char **argv) {
                 {"image", required_argument, NULL, ARG_IMAGE},
                 {"keyring", required_argument, NULL, ARG_KEYRING},
                 {"serial", no_argument, NULL, ARG_SERIAL},
+                {"answerfile-generator", required_argument, NULL, ARG_GENERATOR},
                 {},
         };
         int c, r;
@@ -98,6 +102,10 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_SERIAL:
                         arg_serial = true;
                         break;
+                case ARG_GENERATOR:
+                        arg_answerfile = optarg;
+                        arg_generator = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -133,7 +141,7 @@ static int load(const char *location, struct install_config **ret) {
         r = url_redact(location, &p);
         if (r < 0)
                 return log_oom();
-        if (location[0] != '/' && !strstr(location, "://"))
+        if (location[0] != '/' && !strstr(location, "://") && !arg_generator)
                 r = answerfile_parse_file(p, &problems, ret);
         else {
                 struct fetch_options o = FETCH_OPTIONS_DEFAULT;
@@ -142,7 +150,8 @@ static int load(const char *location, struct install_config **ret) {
                 r = fetch_options_from_environment(&o);
                 if (r < 0)
                         return log_error_errno(r, "Invalid XENHOST_FETCH_TIMEOUT or XENHOST_FETCH_TLS_VERIFY");
-                r = answerfile_fetch(location, &o, &text, &len, &reason);
+                r = arg_generator ? answerfile_generate(location, &o, &text, &len, &reason)
+                                  : answerfile_fetch(location, &o, &text, &len, &reason);
                 if (r < 0) {
                         log_error("%s", reason ?: "cannot fetch the answer file");
                         return r;

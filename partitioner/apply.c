@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libfdisk.h>
+#include <linux/blkpg.h>
 #include <linux/loop.h>
 #include <parted/parted.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "macro.h"
 #include "process.h"
@@ -217,7 +219,10 @@ static int write_table_parted(const char *node, const struct disk_plan *plan, bo
                         goto out;
                 }
         }
-        if (!ped_disk_commit(disk)) {
+        /* Only to the disk: libparted's own kernel update waits for udev to
+         * settle, and udev waits for our lock on the disk to go: a deadlock
+         * until a timeout. sync_kernel_partitions() tells the kernel instead. */
+        if (!ped_disk_commit_to_dev(disk)) {
                 fail(ret_reason, "cannot write the partition table of %s: %s", node, parted_last_error());
                 goto out;
         }
@@ -264,6 +269,58 @@ static int set_type_guids(const char *node, const struct disk_plan *plan, char *
 out:
         fdisk_unref_context(cxt);
         return r < 0 ? r : 0;
+}
+
+static int blkpg(int fd, int op, unsigned number, uint64_t start, uint64_t length) {
+        struct blkpg_partition p = {.start = (long long) start, .length = (long long) length, .pno = (int) number};
+        struct blkpg_ioctl_arg a = {.op = op, .datalen = sizeof p, .data = &p};
+        return ioctl(fd, BLKPG, &a) < 0 ? -errno : 0;
+}
+
+/* The kernel's partitions of the disk after the table was written: each
+ * planned partition exists with its geometry, every other one is gone. A
+ * kept partition the kernel already has at the same place is left alone
+ * (it may be in use). */
+static int sync_kernel_partitions(const char *node, const struct disk_plan *plan, char **ret_reason) {
+        _cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC);
+        const char *name = strrchr(node, '/') ? strrchr(node, '/') + 1 : node;
+        if (fd < 0)
+                return fail(ret_reason, "cannot open %s: %s", node, strerror(errno)), -errno;
+        for (unsigned n = 1; n <= DISK_MAX_PARTS; n++) {
+                const struct part_plan *want = NULL;
+                for (size_t i = 0; i < plan->n_parts; i++)
+                        if (plan->parts[i].spec->number == n)
+                                want = &plan->parts[i];
+                uint64_t start = want ? want->start * plan->sector_size : 0;
+                uint64_t len = want ? want->size * plan->sector_size : 0;
+
+                /* What the kernel has now, from sysfs (in 512-byte units). */
+                _cleanup_free_ char *pn = NULL, *sys = NULL, *txt = NULL;
+                bool has = false, same = false;
+                if (partition_node_name(name, n, &pn) >= 0 && asprintf(&sys, "/sys/class/block/%s/start", pn) >= 0 &&
+                    read_full_file(sys, &txt, NULL) >= 0) {
+                        _cleanup_free_ char *sz = NULL, *sztxt = NULL;
+                        has = true;
+                        if (want && asprintf(&sz, "/sys/class/block/%s/size", pn) >= 0 &&
+                            read_full_file(sz, &sztxt, NULL) >= 0)
+                                same = strtoull(txt, NULL, 10) * 512 == start && strtoull(sztxt, NULL, 10) * 512 == len;
+                }
+                if (same)
+                        continue;
+                if (has) {
+                        int r = blkpg(fd, BLKPG_DEL_PARTITION, n, 0, 0);
+                        if (r < 0 && r != -ENXIO)
+                                return fail(ret_reason, "the kernel cannot drop partition %u of %s (in use?): %s", n,
+                                            node, strerror(-r)), r;
+                }
+                if (want) {
+                        int r = blkpg(fd, BLKPG_ADD_PARTITION, n, start, len);
+                        if (r < 0)
+                                return fail(ret_reason, "the kernel cannot add partition %u of %s: %s", n, node,
+                                            strerror(-r)), r;
+                }
+        }
+        return 0;
 }
 
 static int wait_for_node(const char *node) {
@@ -438,6 +495,9 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
         if (r < 0)
                 goto out;
         r = set_type_guids(node, plan, ret_reason);
+        if (r < 0)
+                goto out;
+        r = sync_kernel_partitions(node, plan, ret_reason);
         if (r < 0)
                 goto out;
 

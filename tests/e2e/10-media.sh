@@ -84,7 +84,7 @@ done
 t0=$SECONDS
 "$XB" initrd --out "$XB_OUT" >"$T_DIR/cached.log" 2>&1
 check "an unchanged recipe reuses the cached tree and initrd" \
-        bash -c "grep -q 'using the cached tree' '$T_DIR/cached.log' && grep -q 'using the cached initrd' '$T_DIR/cached.log'"
+        bash -c "grep -q 'using the dom0 tree as it is' '$T_DIR/cached.log' && grep -q 'using the cached initrd' '$T_DIR/cached.log'"
 echo "# cached initrd stage: $((SECONDS - t0)) s"
 
 t_finish
