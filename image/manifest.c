@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include "fileio.h"
+#include "format.h"
 #include "log.h"
 #include "macro.h"
 #include "process.h"
@@ -31,18 +32,6 @@ int manifest_format(const struct manifest *m, char **ret) {
                      m->product, m->version, m->build, m->image_sha256, m->image_size, m->installed_size,
                      m->xen_version, m->kernel_version, m->source_date_epoch, m->min_upgrade_from) < 0)
                 return -ENOMEM;
-        return 0;
-}
-
-_printf_(2, 3) static int reason(char **ret_reason, const char *fmt, ...) {
-        va_list ap;
-        if (!ret_reason)
-                return 0;
-        free(*ret_reason);
-        va_start(ap, fmt);
-        if (vasprintf(ret_reason, fmt, ap) < 0)
-                *ret_reason = NULL;
-        va_end(ap);
         return 0;
 }
 
@@ -86,7 +75,7 @@ int manifest_parse(const char *text, struct manifest *ret, char **ret_reason) {
                         continue;
                 char *eq = strchr(l, '=');
                 if (!eq) {
-                        reason(ret_reason, "manifest line %u: not KEY=value", line);
+                        reason_set(ret_reason, "manifest line %u: not KEY=value", line);
                         goto fail;
                 }
                 *eq = 0;
@@ -105,11 +94,11 @@ int manifest_parse(const char *text, struct manifest *ret, char **ret_reason) {
                 else if (streq(k, "SOURCE_DATE_EPOCH")) num = &m.source_date_epoch, bit = 256;
                 else if (streq(k, "MIN_UPGRADE_FROM")) str = &m.min_upgrade_from, bit = 512;
                 else {
-                        reason(ret_reason, "manifest line %u: unknown key %s", line, k);
+                        reason_set(ret_reason, "manifest line %u: unknown key %s", line, k);
                         goto fail;
                 }
                 if (seen & bit) {
-                        reason(ret_reason, "manifest line %u: %s given twice", line, k);
+                        reason_set(ret_reason, "manifest line %u: %s given twice", line, k);
                         goto fail;
                 }
                 seen |= bit;
@@ -119,21 +108,21 @@ int manifest_parse(const char *text, struct manifest *ret, char **ret_reason) {
                                 goto fail;
                         }
                 } else if (!parse_u64(v, num)) {
-                        reason(ret_reason, "manifest line %u: %s is not a number", line, k);
+                        reason_set(ret_reason, "manifest line %u: %s is not a number", line, k);
                         goto fail;
                 }
         }
         if (seen != 1023) {
-                reason(ret_reason, "manifest lacks some of PRODUCT, VERSION, BUILD, IMAGE_SHA256, IMAGE_SIZE, "
+                reason_set(ret_reason, "manifest lacks some of PRODUCT, VERSION, BUILD, IMAGE_SHA256, IMAGE_SIZE, "
                                    "INSTALLED_SIZE, XEN_VERSION, KERNEL_VERSION, SOURCE_DATE_EPOCH, MIN_UPGRADE_FROM");
                 goto fail;
         }
         if (!streq(m.product, "xenhost")) {
-                reason(ret_reason, "manifest is for product '%s', not xenhost", m.product);
+                reason_set(ret_reason, "manifest is for product '%s', not xenhost", m.product);
                 goto fail;
         }
         if (!is_sha256(m.image_sha256)) {
-                reason(ret_reason, "manifest IMAGE_SHA256 is not a SHA-256");
+                reason_set(ret_reason, "manifest IMAGE_SHA256 is not a SHA-256");
                 goto fail;
         }
         *ret = m;
@@ -192,18 +181,18 @@ int image_verify(const char *image, const char *manifest, const char *keyring, s
 
         r = read_full_file(manifest, &text, NULL);
         if (r < 0)
-                return reason(ret_reason, "cannot read %s: %s", manifest, strerror(-r)), r;
+                return reason_set(ret_reason, "cannot read %s: %s", manifest, strerror(-r)), r;
         if (keyring) {
                 /* Verify the signature first: nothing in an unsigned manifest
                  * is trusted, not even the name of the image. */
                 if (asprintf(&sig, "%s.asc", manifest) < 0)
                         return -ENOMEM;
                 if (access(sig, R_OK) < 0)
-                        return reason(ret_reason, "%s is not signed (%s missing) and a keyring is configured",
+                        return reason_set(ret_reason, "%s is not signed (%s missing) and a keyring is configured",
                                       manifest, sig), -ENOENT;
                 r = spawn_run((const char *[]){"gpgv", "--keyring", keyring, sig, manifest, NULL}, NULL);
                 if (r < 0)
-                        return reason(ret_reason, "signature of %s does not verify with %s: %s", manifest,
+                        return reason_set(ret_reason, "signature of %s does not verify with %s: %s", manifest,
                                       keyring, spawn_last_error()), -EBADMSG;
         }
         r = manifest_parse(text, &m, ret_reason);
@@ -211,16 +200,16 @@ int image_verify(const char *image, const char *manifest, const char *keyring, s
                 return r;
         r = sha256_file(image, hex, &size);
         if (r < 0) {
-                reason(ret_reason, "cannot read %s: %s", image, strerror(-r));
+                reason_set(ret_reason, "cannot read %s: %s", image, strerror(-r));
                 goto fail;
         }
         r = -EBADMSG;
         if (size != m.image_size) {
-                reason(ret_reason, "%s is %" PRIu64 " bytes, the manifest says %" PRIu64, image, size, m.image_size);
+                reason_set(ret_reason, "%s is %" PRIu64 " bytes, the manifest says %" PRIu64, image, size, m.image_size);
                 goto fail;
         }
         if (!streq(hex, m.image_sha256)) {
-                reason(ret_reason, "%s has SHA-256 %s, the manifest says %s", image, hex, m.image_sha256);
+                reason_set(ret_reason, "%s has SHA-256 %s, the manifest says %s", image, hex, m.image_sha256);
                 goto fail;
         }
         if (ret)

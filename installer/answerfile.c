@@ -1125,7 +1125,7 @@ static void parse_root(struct parser *p, xmlNode *root) {
         }
 
         if (sr_type) {
-                enum sr_type t = config_sr_type_from_string(sr_type);
+                enum sr_type t = sr_type_from_string(sr_type);
                 if (t == _SR_TYPE_MAX)
                         bad(p, root, "unknown sr-type \"%s\" (lvm or ext)", sr_type);
                 else if (p->mode_known && c->mode != INSTALL_MODE_FRESH && c->mode != INSTALL_MODE_REINSTALL)

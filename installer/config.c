@@ -1,11 +1,6 @@
 /* struct install_config: defaults, lists, and a redacted printout for logs. */
 #include "config.h"
 
-static const char *const sr_type_names[_SR_TYPE_MAX] = {
-        [SR_LVM] = "lvm",
-        [SR_EXT] = "ext",
-};
-
 static const char *const install_mode_names[_INSTALL_MODE_MAX] = {
         [INSTALL_MODE_FRESH] = "fresh",
         [INSTALL_MODE_REINSTALL] = "reinstall",
@@ -66,7 +61,6 @@ static unsigned table_from_string(const char *const *table, size_t n, const char
                 return (type) table_from_string(table, ELEMENTSOF(table), s);         \
         }
 
-DEFINE_STRING_TABLE_LOOKUP(config_sr_type, enum sr_type, sr_type_names)
 DEFINE_STRING_TABLE_LOOKUP(install_mode, enum install_mode, install_mode_names)
 DEFINE_STRING_TABLE_LOOKUP(location_type, enum location_type, location_type_names)
 DEFINE_STRING_TABLE(net_proto, enum net_proto, net_proto_names)
@@ -304,7 +298,7 @@ int install_config_print(const struct install_config *c, FILE *f) {
         } else if (c->mode == INSTALL_MODE_UPGRADE) {
                 fprintf(f, "existing-installation: %s\n", or_default(c->existing_installation, "(not set)"));
         } else {
-                fprintf(f, "sr-type: %s\n", config_sr_type_to_string(c->sr_type));
+                fprintf(f, "sr-type: %s\n", sr_type_to_string(c->sr_type));
                 fprintf(f, "primary-disk: %s (guest storage: %s)\n", or_default(c->primary_disk, "(not set)"),
                         c->primary_disk_guest_storage ? "yes" : "no");
                 print_list(f, "guest-disks", c->guest_disks, "(none)");

@@ -129,10 +129,6 @@ struct install_config {
         bool write_boot_entry;       /* register the UEFI boot entry with efibootmgr */
 };
 
-/* The same names as partitioner's sr_type_to_string(); kept here so that
- * libinstaller does not depend on where libpartitioner sits on a link line. */
-const char *config_sr_type_to_string(enum sr_type t);
-enum sr_type config_sr_type_from_string(const char *s); /* _SR_TYPE_MAX when unknown */
 const char *install_mode_to_string(enum install_mode m);
 enum install_mode install_mode_from_string(const char *s); /* _INSTALL_MODE_MAX when unknown */
 const char *location_type_to_string(enum location_type t);

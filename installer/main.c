@@ -176,7 +176,7 @@ static void print_summary(const char *path, const struct install_config *c) {
         case INSTALL_MODE_FRESH:
         case INSTALL_MODE_REINSTALL:
                 printf("%s: valid: %s install onto %s (SR %s%s), management on %s (%s), source %s\n", path,
-                       install_mode_to_string(c->mode), c->primary_disk, config_sr_type_to_string(c->sr_type),
+                       install_mode_to_string(c->mode), c->primary_disk, sr_type_to_string(c->sr_type),
                        c->primary_disk_guest_storage ? "" : ", not on the primary disk", a->name ?: a->hwaddr,
                        net_proto_to_string(a->proto != NET_PROTO_NONE ? a->proto : a->proto6), source);
                 break;

@@ -1,8 +1,11 @@
 /* Size formatting. */
 #include "format.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static const char *fmt(char *buf, size_t n, uint64_t bytes, unsigned base, const char *const *units) {
         double v = (double) bytes;
@@ -28,4 +31,21 @@ const char *format_iec(char *buf, size_t n, uint64_t bytes) {
 const char *format_si(char *buf, size_t n, uint64_t bytes) {
         static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", NULL};
         return fmt(buf, n, bytes, 1000, units);
+}
+
+int reason_set(char **ret_reason, const char *fmt, ...) {
+        int saved = errno;
+        char *s = NULL;
+        va_list ap;
+
+        if (!ret_reason)
+                return 0;
+        va_start(ap, fmt);
+        if (vasprintf(&s, fmt, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        free(*ret_reason);
+        *ret_reason = s;
+        errno = saved;
+        return 0;
 }

@@ -17,56 +17,40 @@
 #include <uuid/uuid.h>
 
 #include "fileio.h"
+#include "format.h"
 #include "log.h"
 #include "macro.h"
 #include "process.h"
 
-_printf_(2, 3) static int fail(char **ret_reason, const char *fmt, ...) {
-        va_list ap;
-        char *s = NULL;
-        int saved = errno;
-        va_start(ap, fmt);
-        if (vasprintf(&s, fmt, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        errno = saved;
-        if (ret_reason) {
-                free(*ret_reason);
-                *ret_reason = s;
-        } else
-                free(s);
-        return 0;
-}
-
 int disk_plan_check(const struct disk_info *d, const struct disk_plan *plan, const struct apply_options *o,
                     char **ret_reason) {
         if (d->size_bytes != plan->size_bytes || d->sector_size != plan->sector_size) {
-                fail(ret_reason, "%s is %" PRIu64 " bytes with %" PRIu32 "-byte sectors, the plan was made for %" PRIu64
+                reason_set(ret_reason, "%s is %" PRIu64 " bytes with %" PRIu32 "-byte sectors, the plan was made for %" PRIu64
                      " bytes with %" PRIu32 "-byte sectors", d->path, d->size_bytes, d->sector_size,
                      plan->size_bytes, plan->sector_size);
                 return -ESTALE;
         }
         if (disk_has_contents(d) && !o->wipe) {
                 if (d->pttype)
-                        fail(ret_reason, "%s holds a %s partition table with %u partition(s); pass --wipe to erase it",
+                        reason_set(ret_reason, "%s holds a %s partition table with %u partition(s); pass --wipe to erase it",
                              d->path, d->pttype, d->n_parts);
                 else
-                        fail(ret_reason, "%s holds a %s signature; pass --wipe to erase it", d->path, d->fs_type);
+                        reason_set(ret_reason, "%s holds a %s signature; pass --wipe to erase it", d->path, d->fs_type);
                 return -EEXIST;
         }
         const struct part_plan *sr = disk_plan_find(plan, PART_SR);
         if (o->keep_sr) {
                 const struct disk_part *old = disk_info_sr(d);
                 if (!d->is_xenhost || !old) {
-                        fail(ret_reason, "%s has no xenhost SR to keep", d->path);
+                        reason_set(ret_reason, "%s has no xenhost SR to keep", d->path);
                         return -ENOENT;
                 }
                 if (!sr || !sr->keep || sr->start != old->start || sr->size != old->size) {
-                        fail(ret_reason, "the plan does not keep the SR of %s where it is", d->path);
+                        reason_set(ret_reason, "the plan does not keep the SR of %s where it is", d->path);
                         return -ESTALE;
                 }
         } else if (sr && sr->keep) {
-                fail(ret_reason, "the plan keeps a SR but --keep-sr was not given");
+                reason_set(ret_reason, "the plan keeps a SR but --keep-sr was not given");
                 return -EINVAL;
         }
         return 0;
@@ -163,27 +147,27 @@ static int write_table_parted(const char *node, const struct disk_plan *plan, bo
         int r = -EIO;
 
         if (!dev) {
-                fail(ret_reason, "libparted cannot open %s: %s", node, parted_last_error());
+                reason_set(ret_reason, "libparted cannot open %s: %s", node, parted_last_error());
                 return -EIO;
         }
         if (keep_sr) {
                 /* Rewrite every entry but the SR's, which stays as it is. */
                 disk = ped_disk_new(dev);
                 if (!disk) {
-                        fail(ret_reason, "cannot read the partition table of %s: %s", node, parted_last_error());
+                        reason_set(ret_reason, "cannot read the partition table of %s: %s", node, parted_last_error());
                         goto out;
                 }
                 for (int n = ped_disk_get_last_partition_num(disk); n >= 1; n--) {
                         PedPartition *p = ped_disk_get_partition(disk, n);
                         if (p && (unsigned) n != part_specs[PART_SR].number && !ped_disk_delete_partition(disk, p)) {
-                                fail(ret_reason, "cannot remove partition %d of %s: %s", n, node, parted_last_error());
+                                reason_set(ret_reason, "cannot remove partition %d of %s: %s", n, node, parted_last_error());
                                 goto out;
                         }
                 }
         } else {
                 disk = ped_disk_new_fresh(dev, ped_disk_type_get("gpt"));
                 if (!disk) {
-                        fail(ret_reason, "cannot create a GPT on %s: %s", node, parted_last_error());
+                        reason_set(ret_reason, "cannot create a GPT on %s: %s", node, parted_last_error());
                         goto out;
                 }
         }
@@ -195,7 +179,7 @@ static int write_table_parted(const char *node, const struct disk_plan *plan, bo
                 PedPartition *part = ped_partition_new(disk, PED_PARTITION_NORMAL, NULL, (PedSector) pp->start,
                                                        (PedSector) (pp->start + pp->size - 1));
                 if (!part) {
-                        fail(ret_reason, "cannot create partition %s: %s", pp->spec->name, parted_last_error());
+                        reason_set(ret_reason, "cannot create partition %s: %s", pp->spec->name, parted_last_error());
                         goto out;
                 }
                 /* libparted keeps a number that is set before adding, which
@@ -206,16 +190,16 @@ static int write_table_parted(const char *node, const struct disk_plan *plan, bo
                 ped_constraint_destroy(exact);
                 if (!ok) {
                         ped_partition_destroy(part);
-                        fail(ret_reason, "cannot add partition %s: %s", pp->spec->name, parted_last_error());
+                        reason_set(ret_reason, "cannot add partition %s: %s", pp->spec->name, parted_last_error());
                         goto out;
                 }
                 if (!ped_partition_set_name(part, pp->spec->name)) {
-                        fail(ret_reason, "cannot name partition %s: %s", pp->spec->name, parted_last_error());
+                        reason_set(ret_reason, "cannot name partition %s: %s", pp->spec->name, parted_last_error());
                         goto out;
                 }
                 PedPartitionFlag f = flag_for(pp->spec->role);
                 if (f && !ped_partition_set_flag(part, f, 1)) {
-                        fail(ret_reason, "cannot flag partition %s: %s", pp->spec->name, parted_last_error());
+                        reason_set(ret_reason, "cannot flag partition %s: %s", pp->spec->name, parted_last_error());
                         goto out;
                 }
         }
@@ -223,7 +207,7 @@ static int write_table_parted(const char *node, const struct disk_plan *plan, bo
          * settle, and udev waits for our lock on the disk to go: a deadlock
          * until a timeout. sync_kernel_partitions() tells the kernel instead. */
         if (!ped_disk_commit_to_dev(disk)) {
-                fail(ret_reason, "cannot write the partition table of %s: %s", node, parted_last_error());
+                reason_set(ret_reason, "cannot write the partition table of %s: %s", node, parted_last_error());
                 goto out;
         }
         r = 0;
@@ -245,7 +229,7 @@ static int set_type_guids(const char *node, const struct disk_plan *plan, char *
                 return -ENOMEM;
         r = fdisk_assign_device(cxt, node, 0);
         if (r < 0) {
-                fail(ret_reason, "libfdisk cannot open %s: %s", node, strerror(-r));
+                reason_set(ret_reason, "libfdisk cannot open %s: %s", node, strerror(-r));
                 goto out;
         }
         struct fdisk_label *lb = fdisk_get_label(cxt, "gpt");
@@ -264,7 +248,7 @@ static int set_type_guids(const char *node, const struct disk_plan *plan, char *
         if (r >= 0)
                 r = fdisk_write_disklabel(cxt);
         if (r < 0)
-                fail(ret_reason, "cannot set partition types on %s: %s", node, strerror(-r));
+                reason_set(ret_reason, "cannot set partition types on %s: %s", node, strerror(-r));
         fdisk_deassign_device(cxt, 0);
 out:
         fdisk_unref_context(cxt);
@@ -285,7 +269,7 @@ static int sync_kernel_partitions(const char *node, const struct disk_plan *plan
         _cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC);
         const char *name = strrchr(node, '/') ? strrchr(node, '/') + 1 : node;
         if (fd < 0)
-                return fail(ret_reason, "cannot open %s: %s", node, strerror(errno)), -errno;
+                return reason_set(ret_reason, "cannot open %s: %s", node, strerror(errno)), -errno;
         for (unsigned n = 1; n <= DISK_MAX_PARTS; n++) {
                 const struct part_plan *want = NULL;
                 for (size_t i = 0; i < plan->n_parts; i++)
@@ -310,13 +294,13 @@ static int sync_kernel_partitions(const char *node, const struct disk_plan *plan
                 if (has) {
                         int r = blkpg(fd, BLKPG_DEL_PARTITION, n, 0, 0);
                         if (r < 0 && r != -ENXIO)
-                                return fail(ret_reason, "the kernel cannot drop partition %u of %s (in use?): %s", n,
+                                return reason_set(ret_reason, "the kernel cannot drop partition %u of %s (in use?): %s", n,
                                             node, strerror(-r)), r;
                 }
                 if (want) {
                         int r = blkpg(fd, BLKPG_ADD_PARTITION, n, start, len);
                         if (r < 0)
-                                return fail(ret_reason, "the kernel cannot add partition %u of %s: %s", n, node,
+                                return reason_set(ret_reason, "the kernel cannot add partition %u of %s: %s", n, node,
                                             strerror(-r)), r;
                 }
         }
@@ -336,7 +320,7 @@ static int wait_for_node(const char *node) {
 static int run_tool(char **ret_reason, const char *what, const char *const *argv) {
         int r = spawn_run(argv, NULL);
         if (r < 0)
-                fail(ret_reason, "%s: %s", what, spawn_last_error());
+                reason_set(ret_reason, "%s: %s", what, spawn_last_error());
         return r;
 }
 
@@ -422,17 +406,17 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
         fd = open(path, O_RDWR | O_CLOEXEC);
         if (fd < 0) {
                 r = negative_errno();
-                fail(ret_reason, "cannot open %s: %s", path, strerror(-r));
+                reason_set(ret_reason, "cannot open %s: %s", path, strerror(-r));
                 return r;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 r = negative_errno();
-                fail(ret_reason, "%s is locked by another program (%s)", path, strerror(-r));
+                reason_set(ret_reason, "%s is locked by another program (%s)", path, strerror(-r));
                 return r;
         }
         r = disk_probe(path, &d);
         if (r < 0) {
-                fail(ret_reason, "cannot probe %s: %s", path, strerror(-r));
+                reason_set(ret_reason, "cannot probe %s: %s", path, strerror(-r));
                 return r;
         }
         r = disk_plan_check(d, plan, o, ret_reason);
@@ -445,7 +429,7 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
                 int ex = open(d->node, O_RDONLY | O_EXCL | O_CLOEXEC);
                 if (ex < 0) {
                         r = negative_errno();
-                        fail(ret_reason, "%s is in use (mounted, swap or an active volume group): %s", path,
+                        reason_set(ret_reason, "%s is in use (mounted, swap or an active volume group): %s", path,
                              strerror(-r));
                         return r;
                 }
@@ -460,7 +444,7 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
         } else if (o->sr_uuid) {
                 uuid_t u;
                 if (uuid_parse(o->sr_uuid, u) < 0) {
-                        fail(ret_reason, "'%s' is not a UUID", o->sr_uuid);
+                        reason_set(ret_reason, "'%s' is not a UUID", o->sr_uuid);
                         return -EINVAL;
                 }
                 uuid_unparse_lower(u, res.sr_uuid);
@@ -475,7 +459,7 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
         else {
                 r = loop_attach(fd, &loop_node, &loop_fd);
                 if (r < 0) {
-                        fail(ret_reason, "cannot attach a loop device to %s: %s", path, strerror(-r));
+                        reason_set(ret_reason, "cannot attach a loop device to %s: %s", path, strerror(-r));
                         return r;
                 }
                 node = loop_node;
@@ -487,7 +471,7 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
         if (!o->keep_sr) {
                 r = wipe_signatures(node, true);
                 if (r < 0) {
-                        fail(ret_reason, "cannot erase the old signatures on %s: %s", path, strerror(-r));
+                        reason_set(ret_reason, "cannot erase the old signatures on %s: %s", path, strerror(-r));
                         goto out;
                 }
         }
@@ -512,14 +496,14 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
                         goto out;
                 r = wait_for_node(pnode);
                 if (r < 0) {
-                        fail(ret_reason, "partition node %s did not appear", pnode);
+                        reason_set(ret_reason, "partition node %s did not appear", pnode);
                         goto out;
                 }
                 /* Old filesystems inside the new partition's range would
                  * confuse blkid and mkfs; erase them first. */
                 r = wipe_signatures(pnode, false);
                 if (r < 0) {
-                        fail(ret_reason, "cannot erase old signatures on %s: %s", pnode, strerror(-r));
+                        reason_set(ret_reason, "cannot erase old signatures on %s: %s", pnode, strerror(-r));
                         goto out;
                 }
                 if (pp->spec->fs != FS_NONE)
@@ -530,7 +514,7 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
         }
         if (fsync(loop_fd >= 0 ? loop_fd : fd) < 0 || fsync(fd) < 0) {
                 r = negative_errno();
-                fail(ret_reason, "cannot flush %s: %s", path, strerror(-r));
+                reason_set(ret_reason, "cannot flush %s: %s", path, strerror(-r));
                 goto out;
         }
         if (ret)

@@ -701,9 +701,9 @@ static void test_string_tables(void **state) {
         for (int s = 0; s < _SCRIPT_STAGE_MAX; s++)
                 assert_int_equal(script_stage_from_string(script_stage_to_string((enum script_stage) s)), s);
         for (int t = 0; t < _SR_TYPE_MAX; t++)
-                assert_int_equal(config_sr_type_from_string(config_sr_type_to_string((enum sr_type) t)), t);
+                assert_int_equal(sr_type_from_string(sr_type_to_string((enum sr_type) t)), t);
         assert_int_equal(install_mode_from_string("sideways"), _INSTALL_MODE_MAX);
-        assert_int_equal(config_sr_type_from_string("zfs"), _SR_TYPE_MAX);
+        assert_int_equal(sr_type_from_string("zfs"), _SR_TYPE_MAX);
 }
 
 int main(void) {
