@@ -52,6 +52,10 @@ clean:
 	rm -rf build build-san
 
 .PHONY: all build-all unit-tests check clean
+# Lay-down benchmark of the slot writer (not part of check): BENCH_ARGS="--runs 5 ..."
+bench: $(O)/bin/xenhost-build
+	tests/bench/slot-bench.sh --build $(O) $(BENCH_ARGS)
+.PHONY: bench
 # Keep objects of test programs between runs.
 .SECONDARY:
 -include $(DEPS)

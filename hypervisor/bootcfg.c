@@ -1,5 +1,8 @@
-/* Xen command line and grub.cfg rendering. */
+/* Xen command line and grub.cfg rendering, with the boot-counting logic that
+ * GRUB runs against grubenv (the variables are described in boot.h). */
 #include "bootcfg.h"
+
+#include "boot.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -49,19 +52,56 @@ int grub_cfg_render(const struct boot_options *o, const struct slot_boot *slots,
         if (!f)
                 return -ENOMEM;
         fprintf(f, "# xenhost: written by the installer and the upgrader; do not edit.\n"
-                   "# One file for the BIOS and the UEFI GRUB. grubenv on the ESP holds\n"
-                   "# saved_entry (the active slot) and the boot-counting state.\n"
+                   "# One file for the BIOS and the UEFI GRUB. grubenv on the ESP holds the\n"
+                   "# default slot (xh_default) and the boot counting of a slot being tried\n"
+                   "# after an upgrade (xh_try, xh_tries, xh_try_failed); see hypervisor/boot.h.\n"
                    "insmod part_gpt\n"
                    "insmod ext2\n"
                    "insmod multiboot2\n"
-                   "load_env\n"
                    "set default=slot-%c\n"
-                   "if [ -n \"${saved_entry}\" ]; then set default=\"${saved_entry}\"; fi\n"
-                   "set timeout=5\n",
+                   /* Short: a host boots unattended and the boot-time work
+                    * (health check, boot counting) waits for it; the other
+                    * slot stays one key away. */
+                   "set timeout_style=menu\n"
+                   "set timeout=3\n",
                 o->default_slot);
         if (o->serial)
                 fprintf(f, "serial --unit=0 --speed=%u\nterminal_input console serial\nterminal_output console serial\n",
                         o->serial_speed ? o->serial_speed : 115200);
+        fputs("load_env xh_default xh_try xh_tries\n"
+              "if [ \"${xh_default}\" = a -o \"${xh_default}\" = b ]; then\n"
+              "  set default=\"slot-${xh_default}\"\n"
+              "fi\n"
+              "# Boot counting. GRUB script has no arithmetic: count down by hand. The\n"
+              "# try is saved before the slot boots, so a boot that never reaches the\n"
+              "# health check (panic, hang, reset) has used it up.\n"
+              "if [ \"${xh_try}\" = a -o \"${xh_try}\" = b ]; then\n"
+              "  unset xh_next\n",
+              f);
+        for (unsigned t = BOOT_TRIES_MAX; t >= 1; t--)
+                fprintf(f, "  %s [ \"${xh_tries}\" = %u ]; then set xh_next=%u\n", t == BOOT_TRIES_MAX ? "if" : "elif",
+                        t, t - 1);
+        fputs("  fi\n"
+              "  if [ -n \"${xh_next}\" ]; then\n"
+              "    set xh_tries=\"${xh_next}\"\n"
+              "    if save_env xh_tries; then\n"
+              "      set fallback=\"${default}\"\n"
+              "      set default=\"slot-${xh_try}\"\n"
+              "      echo \"xenhost: trying slot ${xh_try}; tries left after this boot: ${xh_tries}\"\n"
+              "    else\n"
+              "      echo \"xenhost: cannot count the try of slot ${xh_try} in grubenv; booting ${default}\"\n"
+              "    fi\n"
+              "  else\n"
+              "    # No tries left: the new slot never passed its health check. Boot the\n"
+              "    # previous one and leave the mark for xenhost-upgrade status.\n"
+              "    set xh_try_failed=\"${xh_try}\"\n"
+              "    unset xh_try\n"
+              "    unset xh_tries\n"
+              "    save_env xh_try_failed xh_try xh_tries\n"
+              "    echo \"xenhost: slot ${xh_try_failed} failed all its tries; booting ${default}\"\n"
+              "  fi\n"
+              "fi\n",
+              f);
         for (unsigned i = 0; i < n_slots; i++) {
                 const struct slot_boot *s = &slots[i];
                 _cleanup_free_ char *dom0 = NULL;

@@ -32,6 +32,9 @@ int xen_cmdline(const struct boot_options *o, char **ret);
 /* "root=PARTLABEL=xh-dom0-a ro console=hvc0 ..." */
 int dom0_cmdline(const struct boot_options *o, char slot, char **ret);
 
-/* The grub.cfg: one entry per slot that has a system, the active slot first
- * by default, with grubenv's saved_entry taking over when set. */
+/* The grub.cfg: one entry per slot that has a system (id slot-a, slot-b), O's
+ * default_slot as the default until grubenv's xh_default takes over, and the
+ * boot counting of grubenv's xh_try / xh_tries: each boot of a slot being
+ * tried first counts one try down and saves it, and with none left GRUB boots
+ * xh_default and records xh_try_failed (boot.h). */
 int grub_cfg_render(const struct boot_options *o, const struct slot_boot *slots, unsigned n_slots, char **ret);

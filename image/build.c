@@ -38,6 +38,11 @@ static void progress(const char *stage, const char *what) {
         log_info("==> %s: %s", stage, what);
 }
 
+static void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static bool exists(const char *p) {
         return access(p, F_OK) == 0;
 }
@@ -132,7 +137,7 @@ int build_context_init(struct build_context *c, const char *out, const char *ver
         }
         if (!c->top || !strdupf(&vfile, "%s/dom0-rootfs/packages", c->top) || !exists(vfile))
                 return log_error_errno(-ENOENT, "Cannot find the source tree (dom0-rootfs/packages); set XENHOST_SRC");
-        free(vfile);
+        vfile = mfree(vfile); /* reused for VERSION below; the cleanup frees whichever is left */
 
         if (!(c->out = out ? realpath(out, NULL) : NULL)) {
                 if (out && mkdir(out, 0755) < 0 && errno != EEXIST)
@@ -477,10 +482,96 @@ int build_image(const struct build_context *c) {
         return ret;
 }
 
+/* The ext4 image's UUID and directory hash seed: fixed by the version and
+ * SOURCE_DATE_EPOCH, so that two builds agree. The installer gives every
+ * slot a UUID of its own (tune2fs -U, instant with metadata_csum_seed). */
+static int image_uuid(const struct build_context *c, const char *what, char ret[37]) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        _cleanup_free_ char *seed = NULL;
+        if (!strdupf(&seed, "xenhost image %s\n%s\n%" PRIu64, what, c->version, c->source_date_epoch))
+                return -ENOMEM;
+        if (!EVP_Digest(seed, strlen(seed), md, &n, EVP_sha256(), NULL))
+                return -ENOMEM;
+        md[6] = (md[6] & 0x0f) | 0x40; /* shaped like a version 4 UUID */
+        md[8] = (md[8] & 0x3f) | 0x80;
+        snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", md[0], md[1],
+                 md[2], md[3], md[4], md[5], md[6], md[7], md[8], md[9], md[10], md[11], md[12], md[13], md[14],
+                 md[15]);
+        return 0;
+}
+
+/* zstd level of the image: decompression speed hardly depends on it; 12
+ * keeps a multi-threaded build within a minute or so (see the bench notes). */
+#define IMAGE_ZSTD_LEVEL "-12"
+
+/* The ext4 image of the tree, compressed with zstd. mke2fs -d copies each
+ * file's ctime and atime and follows the readdir order of its source, so it
+ * does not read the tree itself: it reads a squashfs of it (sorted entries,
+ * every time SOURCE_DATE_EPOCH, no ctime of its own), mounted read-only.
+ * Fixed UUID, hash seed and time make the rest a function of the tree. */
+static int make_ext4_zst(const struct build_context *c, const char *tree, uint64_t tree_bytes, const char *dst) {
+        _cleanup_free_ char *work = NULL, *sq = NULL, *mnt = NULL, *raw = NULL, *fake = NULL, *ext = NULL;
+        char uuid[37], hash[37], sizebuf[32];
+        bool mounted = false;
+        int r;
+
+        if (!strdupf(&work, "%s/image-work", c->out) || !strdupf(&sq, "%s/tree.squashfs", work) ||
+            !strdupf(&mnt, "%s/tree", work) || !strdupf(&raw, "%s/dom0.ext4", work) ||
+            !strdupf(&fake, "E2FSPROGS_FAKE_TIME=%" PRIu64, c->source_date_epoch))
+                return -ENOMEM;
+        if ((r = image_uuid(c, "uuid", uuid)) < 0 || (r = image_uuid(c, "hash_seed", hash)) < 0)
+                return r;
+        if (!strdupf(&ext, "hash_seed=%s,lazy_itable_init=0,lazy_journal_init=0,nodiscard,root_owner=0:0", hash))
+                return -ENOMEM;
+        (void) umount2(mnt, MNT_DETACH); /* a build that was killed */
+        if ((r = rm_rf(work)) < 0)
+                return r;
+        if (mkdir(work, 0755) < 0 || mkdir(mnt, 0755) < 0)
+                return log_error_errno(negative_errno(), "Cannot create %s: %m", work);
+
+        /* Uncompressed: it is read once, right here. */
+        progress("image", "ordering the dom0 tree (squashfs)");
+        r = run("mksquashfs", (const char *[]){"mksquashfs", tree, sq, "-noI", "-noD", "-noF", "-noX", "-noappend",
+                                               "-no-progress", "-quiet", NULL});
+        if (r < 0)
+                return r;
+        r = run("Mounting the squashed tree", (const char *[]){"mount", "-t", "squashfs", "-o", "ro,loop", sq, mnt, NULL});
+        if (r < 0)
+                return r;
+        mounted = true;
+
+        /* Just big enough: the tree, an eighth for metadata and growth,
+         * the journal. The installer grows it to the slot. */
+        uint64_t size = ROUND_UP(tree_bytes + tree_bytes / 8 + 128 * MiB, 16 * MiB);
+        snprintf(sizebuf, sizeof sizebuf, "%" PRIu64 "k", size / KiB);
+        progress("image", "making the ext4 image of the tree");
+        unlink(raw);
+        r = run("mke2fs", (const char *[]){"env", fake, "mke2fs", "-t", "ext4", "-F", "-q", "-b", "4096", "-I", "256",
+                                           "-i", "16384", "-J", "size=64", "-L", "xh-dom0", "-U", uuid, "-E", ext,
+                                           "-O", "metadata_csum_seed", "-d", mnt, raw, sizebuf, NULL});
+        if (umount2(mnt, 0) < 0 && r >= 0)
+                r = log_error_errno(negative_errno(), "Cannot unmount %s: %m", mnt);
+        mounted = false;
+        if (r < 0)
+                goto out;
+        unlink(sq);
+
+        progress("image", "compressing the ext4 image (zstd " IMAGE_ZSTD_LEVEL ", all cores)");
+        r = run("zstd", (const char *[]){"zstd", "-q", "-f", "-T0", IMAGE_ZSTD_LEVEL, "--no-progress", raw, "-o", dst,
+                                         NULL});
+out:
+        if (mounted)
+                umount2(mnt, MNT_DETACH);
+        if (r >= 0)
+                rm_rf(work);
+        return r;
+}
+
 static int build_image_once(const struct build_context *c) {
         _cleanup_free_ char *tree = NULL, *img = NULL, *man = NULL, *tmp = NULL, *admin = NULL,
                             *xen = NULL, *text = NULL, *sig = NULL, *sigtmp = NULL;
-        struct manifest m = {};
+        struct manifest m = {.image_format = IMAGE_FORMAT_EXT4_ZST};
         char hex[65];
         int r;
 
@@ -498,19 +589,22 @@ static int build_image_once(const struct build_context *c) {
          * asked for (signatures are made fresh). */
         if ((r = rootfs_key(c, key)) < 0)
                 return r;
-        if (!c->sign_key && exists(img) && exists(man) && stamp_matches(stamp, key)) {
+        /* The stamp names the format too: an image of an older format is
+         * made again. */
+        _cleanup_free_ char *stamp_text = NULL;
+        if (!strdupf(&stamp_text, "%s ext4.zst" IMAGE_ZSTD_LEVEL, key))
+                return -ENOMEM;
+        if (!c->sign_key && exists(img) && exists(man) && stamp_matches(stamp, stamp_text)) {
                 progress("image", "dom0 tree unchanged: using the host image as it is");
                 return 0;
         }
         unlink(stamp);
 
-        progress("image", "squashing the dom0 tree (zstd)");
+        installed_bytes = 0;
+        if (nftw(tree, add_usage, 64, FTW_PHYS) < 0)
+                return log_error_errno(negative_errno(), "Cannot measure %s: %m", tree);
         unlink(tmp);
-        /* mksquashfs takes SOURCE_DATE_EPOCH (set by build_context_init) as
-         * the time of every file and of the image; with its sorted output
-         * the image is a function of the tree alone. */
-        r = run("mksquashfs", (const char *[]){"mksquashfs", tree, tmp, "-comp", "zstd", "-noappend", "-no-progress",
-                                               "-quiet", NULL});
+        r = make_ext4_zst(c, tree, installed_bytes, tmp);
         if (r < 0)
                 return r;
         if (rename(tmp, img) < 0)
@@ -520,9 +614,6 @@ static int build_image_once(const struct build_context *c) {
         r = sha256_file(img, hex, &m.image_size);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m", img);
-        installed_bytes = 0;
-        if (nftw(tree, add_usage, 64, FTW_PHYS) < 0)
-                return log_error_errno(negative_errno(), "Cannot measure %s: %m", tree);
         r = spawn_run((const char *[]){"dpkg-query", admin, "-W", "-f=${Version}", "xen-hypervisor-4.17-amd64", NULL},
                       &xen);
         if (r < 0)
@@ -559,7 +650,7 @@ static int build_image_once(const struct build_context *c) {
                         return log_error_errno(negative_errno(), "Cannot rename %s: %m", sigtmp);
         } else
                 unlink(sig); /* a stale signature would not match the new manifest */
-        r = write_file_atomic(stamp, key, strlen(key), 0644);
+        r = write_file_atomic(stamp, stamp_text, strlen(stamp_text), 0644);
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", stamp);
         progress("image", img);

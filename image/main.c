@@ -11,12 +11,15 @@
 #include "log.h"
 #include "macro.h"
 #include "manifest.h"
+#include "slot.h"
 
 static const char *arg_out, *arg_version, *arg_sign_key, *arg_keyring, *arg_log, *arg_answerfile, *arg_iso;
+static const char *arg_label = "xh-dom0-a";
 
 static void help(void) {
         printf("Usage: xenhost-build rootfs|image|initrd|iso|pxe|all [OPTIONS]\n"
                "       xenhost-build verify IMAGE MANIFEST [--keyring FILE]\n"
+               "       xenhost-build write-slot IMAGE MANIFEST DEVICE [--label L] [--keyring FILE]\n"
                "\n"
                "  rootfs   the dom0 tree (packages cached by dom0-rootfs/packages) in OUT/rootfs\n"
                "  image    the host image OUT/xenhost-V.img and its manifest\n"
@@ -25,6 +28,9 @@ static void help(void) {
                "  pxe      the PXE tree OUT/pxe with GRUB and pxelinux examples\n"
                "  all      image, iso and pxe\n"
                "  verify   check IMAGE against MANIFEST (size, SHA-256, signature)\n"
+               "  write-slot  for developers and benchmarks: verify IMAGE, then lay it down on\n"
+               "           DEVICE (a block device or a file) the way the installer writes a\n"
+               "           slot, and print the time it took and the new file system UUID\n"
                "\n"
                "Options:\n"
                "  --out DIR        results (default: out/ in the source tree)\n"
@@ -33,19 +39,20 @@ static void help(void) {
                "  --keyring FILE   with verify: require a signature by a key in FILE\n"
                "  --answerfile F   iso: carry answer file F and boot the unattended entry by default\n"
                "  --iso PATH       iso: write the ISO to PATH\n"
+               "  --label L        write-slot: the slot's ext4 label (default xh-dom0-a)\n"
                "  --log-file FILE  full log (default: OUT/build.log)\n"
                "  -v, --verbose    debug output\n"
                "Environment: XENHOST_CACHE (default /var/cache/xenhost), SOURCE_DATE_EPOCH.\n");
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_OUT = 0x100, ARG_VERSION, ARG_SIGN, ARG_KEYRING, ARG_LOG, ARG_ANSWERFILE, ARG_ISO };
+        enum { ARG_OUT = 0x100, ARG_VERSION, ARG_SIGN, ARG_KEYRING, ARG_LOG, ARG_ANSWERFILE, ARG_ISO, ARG_LABEL };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},           {"verbose", no_argument, NULL, 'v'},
                 {"out", required_argument, NULL, ARG_OUT},  {"version", required_argument, NULL, ARG_VERSION},
                 {"sign-key", required_argument, NULL, ARG_SIGN}, {"keyring", required_argument, NULL, ARG_KEYRING},
                 {"log-file", required_argument, NULL, ARG_LOG}, {"answerfile", required_argument, NULL, ARG_ANSWERFILE},
-                {"iso", required_argument, NULL, ARG_ISO}, {},
+                {"iso", required_argument, NULL, ARG_ISO}, {"label", required_argument, NULL, ARG_LABEL}, {},
         };
         int c;
         while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
@@ -59,6 +66,7 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_LOG: arg_log = optarg; break;
                 case ARG_ANSWERFILE: arg_answerfile = optarg; break;
                 case ARG_ISO: arg_iso = optarg; break;
+                case ARG_LABEL: arg_label = optarg; break;
                 default: return -EINVAL;
                 }
         return 1;
@@ -74,6 +82,37 @@ static int verb_verify(int argc, char **argv) {
                 return log_error_errno(r, "%s", reason ? reason : "verification failed");
         printf("%s: xenhost %s build %s, SHA-256 %s%s\n", argv[0], m.version, m.build, m.image_sha256,
                arg_keyring ? ", signature good" : "");
+        manifest_done(&m);
+        return 0;
+}
+
+static void write_progress(uint64_t done, uint64_t total, void *userdata) {
+        (void) userdata;
+        log_debug("write-slot: %" PRIu64 " of %" PRIu64 " MiB", done / (1024 * 1024), total / (1024 * 1024));
+}
+
+static int verb_write_slot(int argc, char **argv) {
+        _cleanup_free_ char *reason = NULL;
+        struct manifest m = {};
+        struct timespec t0, t1;
+        char uuid[37];
+        if (argc != 3)
+                return log_error_errno(-EINVAL, "write-slot needs IMAGE, MANIFEST and DEVICE");
+        int r = image_verify(argv[0], argv[1], arg_keyring, &m, &reason);
+        if (r < 0)
+                return log_error_errno(r, "%s", reason ? reason : "verification failed");
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        r = slot_write_image(argv[0], &m, argv[2],
+                             &(struct slot_write_options){.label = arg_label, .progress = write_progress}, uuid,
+                             &reason);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (r < 0) {
+                manifest_done(&m);
+                return log_error_errno(r, "%s", reason ? reason : "writing the slot failed");
+        }
+        printf("%s: %s image written in %.2f s, file system UUID %s\n", argv[2],
+               image_format_to_string(m.image_format),
+               (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9, uuid);
         manifest_done(&m);
         return 0;
 }
@@ -94,6 +133,8 @@ int main(int argc, char **argv) {
         const char *verb = argv[optind];
         if (streq(verb, "verify"))
                 return verb_verify(argc - optind - 1, argv + optind + 1) < 0 ? 1 : 0;
+        if (streq(verb, "write-slot"))
+                return verb_write_slot(argc - optind - 1, argv + optind + 1) < 0 ? 1 : 0;
         if (argc - optind != 1) {
                 log_error("Expected one stage; see --help");
                 return 1;

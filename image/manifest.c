@@ -13,6 +13,22 @@
 #include "macro.h"
 #include "process.h"
 
+static const char *const image_format_table[_IMAGE_FORMAT_MAX] = {
+        [IMAGE_FORMAT_SQUASHFS] = "squashfs",
+        [IMAGE_FORMAT_EXT4_ZST] = "ext4.zst",
+};
+
+const char *image_format_to_string(enum image_format f) {
+        return f >= 0 && f < _IMAGE_FORMAT_MAX ? image_format_table[f] : NULL;
+}
+
+enum image_format image_format_from_string(const char *s) {
+        for (int i = 0; i < _IMAGE_FORMAT_MAX; i++)
+                if (s && streq(s, image_format_table[i]))
+                        return (enum image_format) i;
+        return _IMAGE_FORMAT_INVALID;
+}
+
 void manifest_done(struct manifest *m) {
         free(m->product);
         free(m->version);
@@ -25,11 +41,17 @@ void manifest_done(struct manifest *m) {
 }
 
 int manifest_format(const struct manifest *m, char **ret) {
+        const char *format = image_format_to_string(m->image_format);
+        if (!format)
+                return -EINVAL;
         if (asprintf(ret,
-                     "PRODUCT=%s\nVERSION=%s\nBUILD=%s\nIMAGE_SHA256=%s\nIMAGE_SIZE=%" PRIu64 "\n"
+                     "PRODUCT=%s\nVERSION=%s\nBUILD=%s\nIMAGE_SHA256=%s\nIMAGE_SIZE=%" PRIu64 "\n%s%s%s"
                      "INSTALLED_SIZE=%" PRIu64 "\nXEN_VERSION=%s\nKERNEL_VERSION=%s\nSOURCE_DATE_EPOCH=%" PRIu64 "\n"
                      "MIN_UPGRADE_FROM=%s\n",
-                     m->product, m->version, m->build, m->image_sha256, m->image_size, m->installed_size,
+                     m->product, m->version, m->build, m->image_sha256, m->image_size,
+                     m->image_format == IMAGE_FORMAT_SQUASHFS ? "" : "IMAGE_FORMAT=",
+                     m->image_format == IMAGE_FORMAT_SQUASHFS ? "" : format,
+                     m->image_format == IMAGE_FORMAT_SQUASHFS ? "" : "\n", m->installed_size,
                      m->xen_version, m->kernel_version, m->source_date_epoch, m->min_upgrade_from) < 0)
                 return -ENOMEM;
         return 0;
@@ -93,7 +115,24 @@ int manifest_parse(const char *text, struct manifest *ret, char **ret_reason) {
                 else if (streq(k, "KERNEL_VERSION")) str = &m.kernel_version, bit = 128;
                 else if (streq(k, "SOURCE_DATE_EPOCH")) num = &m.source_date_epoch, bit = 256;
                 else if (streq(k, "MIN_UPGRADE_FROM")) str = &m.min_upgrade_from, bit = 512;
-                else {
+                else if (streq(k, "IMAGE_FORMAT")) {
+                        /* Optional: without it, the image is a 0.1.0 squashfs. */
+                        if (seen & 1024) {
+                                reason_set(ret_reason, "manifest line %u: %s given twice", line, k);
+                                goto fail;
+                        }
+                        seen |= 1024;
+                        int f = image_format_from_string(v);
+                        if (f < 0) {
+                                reason_set(ret_reason,
+                                           "manifest line %u: unknown IMAGE_FORMAT '%s' (this installer knows "
+                                           "squashfs and ext4.zst): a newer image needs a newer installer",
+                                           line, v);
+                                goto fail;
+                        }
+                        m.image_format = (enum image_format) f;
+                        continue;
+                } else {
                         reason_set(ret_reason, "manifest line %u: unknown key %s", line, k);
                         goto fail;
                 }
@@ -112,7 +151,7 @@ int manifest_parse(const char *text, struct manifest *ret, char **ret_reason) {
                         goto fail;
                 }
         }
-        if (seen != 1023) {
+        if ((seen & 1023) != 1023) {
                 reason_set(ret_reason, "manifest lacks some of PRODUCT, VERSION, BUILD, IMAGE_SHA256, IMAGE_SIZE, "
                                    "INSTALLED_SIZE, XEN_VERSION, KERNEL_VERSION, SOURCE_DATE_EPOCH, MIN_UPGRADE_FROM");
                 goto fail;

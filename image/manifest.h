@@ -2,8 +2,21 @@
  * what an image is and let the installer and the upgrader verify it. */
 #pragma once
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* How the image file holds the dom0 tree (IMAGE_FORMAT). */
+enum image_format {
+        IMAGE_FORMAT_SQUASHFS, /* "squashfs": a zstd squashfs of the tree (0.1.0; no IMAGE_FORMAT key) */
+        IMAGE_FORMAT_EXT4_ZST, /* "ext4.zst": an ext4 file system image, one zstd frame */
+        _IMAGE_FORMAT_MAX,
+        _IMAGE_FORMAT_INVALID = -EINVAL,
+};
+
+const char *image_format_to_string(enum image_format f);
+/* Returns the format, or -EINVAL for a name we do not know. */
+enum image_format image_format_from_string(const char *s);
 
 struct manifest {
         char *product;          /* PRODUCT, always "xenhost" */
@@ -11,6 +24,7 @@ struct manifest {
         char *build;            /* BUILD */
         char *image_sha256;     /* IMAGE_SHA256, 64 lower-case hex digits */
         uint64_t image_size;    /* IMAGE_SIZE, bytes */
+        enum image_format image_format; /* IMAGE_FORMAT; a manifest without it is a squashfs image */
         uint64_t installed_size;/* INSTALLED_SIZE, bytes the tree takes on disk */
         char *xen_version;      /* XEN_VERSION */
         char *kernel_version;   /* KERNEL_VERSION */
@@ -20,7 +34,8 @@ struct manifest {
 
 void manifest_done(struct manifest *m);
 
-/* Renders the manifest in its fixed key order. */
+/* Renders the manifest in its fixed key order. IMAGE_FORMAT is left out for
+ * a squashfs image, so that a 0.1.0 manifest renders as it was written. */
 int manifest_format(const struct manifest *m, char **ret);
 /* Parses TEXT; unknown keys are an error so that a manifest from a newer
  * format is not half-understood. *RET_REASON names the offending line. */

@@ -47,21 +47,45 @@ struct element_rule {
 /* The parser records problems and goes on; an allocation failure anywhere
  * only sets 'oom', which turns the final result into -ENOMEM. That keeps
  * every element handler a straight line of checks. */
+struct pending_problem {
+        long line;
+        size_t seq;
+        bool error;
+        char *text;
+};
+
+/* Where each install_config field was set: install_config_validate()
+ * names fields, the operator wants the element and its line. BAD: the
+ * element was there but its value could not be stored (the parser said why),
+ * so what validation says about the missing value is not repeated. */
+struct field_record {
+        const char *field;
+        size_t index;
+        const char *element;
+        long line;
+        bool bad;
+};
+
 struct parser {
         const char *name;
         struct answerfile_problems *problems;
         struct install_config *config;
         bool oom;
         bool mode_known;
-        bool upgrade_root;
+        size_t n_errors;
 
         long root_line;
-        long primary_disk_line, existing_installation_line, source_line, admin_line;
-        bool has_primary_disk, has_existing_installation, has_source;
         bool ntp_given;
-        long ntp_line, first_ntp_server_line;
         char *last_xml_error;
         bool admin_has_ipaddr, admin_has_subnet, admin_has_gateway, admin_has_ipv6, admin_has_gateway6;
+
+        struct field_record *records;
+        size_t n_records;
+
+        /* Problems are put in the order of the file before they are handed
+         * out: the parser's and validation's come at different times. */
+        struct pending_problem *pending;
+        size_t n_pending;
 };
 
 /* ---- problems ---- */
@@ -103,11 +127,44 @@ _printf_(4, 0) static void add_problem(struct parser *p, bool error, long line, 
                 p->oom = true;
                 return;
         }
-        if (error ? strv_push_take(&p->problems->errors, &p->problems->n_errors, s)
-                  : strv_push_take(&p->problems->warnings, &p->problems->n_warnings, s)) {
+        struct pending_problem *np = reallocarray(p->pending, p->n_pending + 1, sizeof *np);
+        if (!np) {
                 free(s);
                 p->oom = true;
+                return;
         }
+        p->pending = np;
+        p->pending[p->n_pending] = (struct pending_problem) {
+                .line = line, .seq = p->n_pending, .error = error, .text = s,
+        };
+        p->n_pending++;
+        if (error)
+                p->n_errors++;
+}
+
+static int pending_compare(const void *a, const void *b) {
+        const struct pending_problem *x = a, *y = b;
+        if (x->line != y->line)
+                return x->line < y->line ? -1 : 1;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Hands the problems out, by line, and in the order found on one line. */
+static void problems_flush(struct parser *p) {
+        if (p->n_pending > 0)
+                qsort(p->pending, p->n_pending, sizeof *p->pending, pending_compare);
+        for (size_t i = 0; i < p->n_pending; i++) {
+                struct pending_problem *q = &p->pending[i];
+                if (!p->oom && (q->error ? strv_push_take(&p->problems->errors, &p->problems->n_errors, q->text)
+                                         : strv_push_take(&p->problems->warnings, &p->problems->n_warnings,
+                                                          q->text)) == 0)
+                        continue;
+                p->oom = true;
+                free(q->text);
+        }
+        free(p->pending);
+        p->pending = NULL;
+        p->n_pending = 0;
 }
 
 _printf_(4, 5) static void problem_at(struct parser *p, bool error, long line, const char *format, ...) {
@@ -159,6 +216,38 @@ _printf_(3, 4) static void warn(struct parser *p, xmlNode *n, const char *format
 static void check_oom(struct parser *p, int r) {
         if (r < 0)
                 p->oom = true;
+}
+
+static const char *name_of(xmlNode *n);
+
+/* ---- which element set which field ---- */
+
+static struct field_record *record_find(struct parser *p, const char *field, size_t index) {
+        /* The last one: a later element replaced an earlier bad one. */
+        for (size_t i = p->n_records; i > 0; i--)
+                if (streq(p->records[i - 1].field, field) && p->records[i - 1].index == index)
+                        return &p->records[i - 1];
+        return NULL;
+}
+
+/* N sets FIELD (entry INDEX of a list field). */
+static void record(struct parser *p, const char *field, size_t index, xmlNode *n) {
+        struct field_record *nr = reallocarray(p->records, p->n_records + 1, sizeof *nr);
+        if (!nr) {
+                p->oom = true;
+                return;
+        }
+        p->records = nr;
+        p->records[p->n_records++] = (struct field_record) {
+                .field = field, .index = index, .element = name_of(n), .line = node_line(n),
+        };
+}
+
+/* N meant to set FIELD, but had a problem the parser reported. */
+static void record_bad(struct parser *p, const char *field, size_t index, xmlNode *n) {
+        record(p, field, index, n);
+        if (!p->oom)
+                p->records[p->n_records - 1].bad = true;
 }
 
 /* ---- values ---- */
@@ -277,62 +366,11 @@ static void lowercase(char *s) {
                 *s = (char) tolower((unsigned char) *s);
 }
 
-static bool is_ipv4(const char *s) {
-        struct in_addr a;
-        return inet_pton(AF_INET, s, &a) == 1;
-}
-
-static bool is_ipv6(const char *s) {
-        struct in6_addr a;
-        return inet_pton(AF_INET6, s, &a) == 1;
-}
-
-static bool is_netmask(const char *s) {
-        struct in_addr a;
-        if (inet_pton(AF_INET, s, &a) != 1)
-                return false;
-        uint32_t m = ntohl(a.s_addr);
-        /* Contiguous ones from the top: ~m + 1 is a power of two (or 0). */
-        uint32_t inv = ~m;
-        return m != 0 && (inv & (inv + 1)) == 0;
-}
-
-/* "2001:db8::1/64" */
-static bool is_ipv6_with_prefix(const char *s) {
-        const char *slash = strchr(s, '/');
-        if (!slash || slash == s || slash - s >= INET6_ADDRSTRLEN)
-                return false;
-        char addr[INET6_ADDRSTRLEN];
-        memcpy(addr, s, (size_t) (slash - s));
-        addr[slash - s] = 0;
-        if (!is_ipv6(addr))
-                return false;
-        const char *pfx = slash + 1;
-        if (!*pfx || strlen(pfx) > 3 || strspn(pfx, "0123456789") != strlen(pfx))
-                return false;
-        return atoi(pfx) <= 128;
-}
-
-/* RFC 1123 host name, optionally fully qualified (XenServer's
- * valid_hostname() with fqdn): labels of letters, digits and inner hyphens. */
-static bool is_hostname(const char *s) {
-        size_t total = strlen(s);
-        if (total == 0 || total > 253)
-                return false;
-        const char *label = s;
-        for (;;) {
-                size_t l = strcspn(label, ".");
-                if (l == 0 || l > 63)
+static bool chars_in(const char *s, const char *extra) {
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && !strchr(extra, *s))
                         return false;
-                for (size_t i = 0; i < l; i++) {
-                        char c = label[i];
-                        if (!isalnum((unsigned char) c) && !(c == '-' && i > 0 && i < l - 1))
-                                return false;
-                }
-                if (!label[l])
-                        return true;
-                label += l + 1;
-        }
+        return true;
 }
 
 static bool is_hwaddr(const char *s) {
@@ -344,94 +382,32 @@ static bool is_hwaddr(const char *s) {
         return true;
 }
 
-static bool chars_in(const char *s, const char *extra) {
-        for (; *s; s++)
-                if (!isalnum((unsigned char) *s) && !strchr(extra, *s))
-                        return false;
-        return true;
-}
-
-/* Linux interface names: at most 15 bytes, no '/', ':' or white space. */
-static bool is_ifname(const char *s) {
-        size_t l = strlen(s);
-        return l > 0 && l < 16 && !streq(s, ".") && !streq(s, "..") && chars_in(s, "-_.@+");
-}
-
-/* A disk as the operator writes it: "sda", "/dev/nvme0n1",
- * "disk/by-id/wwn-0x5000c500a1b2c3d4", "/dev/disk/by-path/pci-0000:00:1f.2-ata-1". */
-static bool is_disk_name(const char *s) {
-        return *s && !strstr(s, "..") && chars_in(s, "/-_.:+@#=");
-}
-
-static bool is_timezone(const char *s) {
-        return *s && *s != '/' && strlen(s) < 128 && !strstr(s, "..") && !endswith(s, "/") &&
-               chars_in(s, "/_+-");
-}
-
-static bool is_keymap(const char *s) {
-        return *s && strlen(s) < 64 && chars_in(s, "-_.");
-}
-
 static bool is_service_name(const char *s) {
         return *s && strlen(s) < 256 && chars_in(s, "-_.@:\\");
 }
 
-static bool has_control_chars(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char) *s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
+/* Text that may hold a secret (a password, credentials in a URL) is
+ * overwritten before it is freed. */
+static void erase_freep(char **p) {
+        if (*p) {
+                explicit_bzero(*p, strlen(*p));
+                free(*p);
+        }
 }
+#define _cleanup_erase_ _cleanup_(erase_freep)
 
 /* ---- locations: <source>, <driver-source>, <pack>, <script> ---- */
 
-static const char *const url_schemes[] = { "http://", "https://", "ftp://", "file://" };
-
-/* Checks ADDRESS for TYPE and brings it into the stored form: "nfs://" is
- * dropped from NFS addresses, and a url that is really nfs:// becomes NFS,
- * as XenServer does. Returns false with the problem recorded. */
-static bool normalise_location(struct parser *p, xmlNode *n, enum location_type *type, char *address) {
-        if (*type == LOCATION_URL) {
-                const char *rest = startswith(address, "nfs://");
-                if (rest) {
-                        memmove(address, rest, strlen(rest) + 1);
-                        *type = LOCATION_NFS;
-                }
-        } else if (*type == LOCATION_NFS) {
-                const char *rest = startswith(address, "nfs://");
-                if (rest)
-                        memmove(address, rest, strlen(rest) + 1);
+/* Brings ADDRESS into the stored form: "nfs://" is dropped from NFS
+ * addresses, and a url that is really nfs:// becomes NFS, as XenServer
+ * does. Whether the address is any good is install_config_validate()'s
+ * business. */
+static void normalise_location(enum location_type *type, char *address) {
+        const char *rest = startswith(address, "nfs://");
+        if (rest && (*type == LOCATION_URL || *type == LOCATION_NFS)) {
+                memmove(address, rest, strlen(rest) + 1);
+                *type = LOCATION_NFS;
         }
-
-        if (*type == LOCATION_URL) {
-                const char *after = NULL;
-                for (size_t i = 0; i < ELEMENTSOF(url_schemes) && !after; i++)
-                        after = startswith(address, url_schemes[i]);
-                _cleanup_free_ char *shown = NULL;
-                check_oom(p, url_redact(address, &shown));
-                if (!after) {
-                        bad(p, n, "<%s>: '%s' is not an http://, https://, ftp://, file:// or nfs:// URL",
-                            name_of(n), shown ? shown : "");
-                        return false;
-                }
-                bool is_file = startswith(address, "file://");
-                if (has_control_chars(address) || strpbrk(address, " \t") ||
-                    (is_file ? *after != '/' : (*after == 0 || *after == '/'))) {
-                        bad(p, n, "<%s>: '%s' is not a valid URL%s", name_of(n), shown ? shown : "",
-                            is_file ? " (file:///path)" : " (it needs a host)");
-                        return false;
-                }
-                return true;
-        }
-
-        /* NFS: "server:/path" */
-        const char *colon = strchr(address, ':');
-        if (!colon || colon == address || colon[1] != '/' || has_control_chars(address) ||
-            strpbrk(address, " \t")) {
-                bad(p, n, "<%s>: '%s' is not an NFS location (server:/path)", name_of(n), address);
-                return false;
-        }
-        return true;
 }
 
 /* TYPE_VALUE is the type attribute, which XenServer requires. */
@@ -449,7 +425,7 @@ static bool parse_location(struct parser *p, xmlNode *n, const char *type_value,
                 bad(p, n, "<%s>: unknown type \"%s\" (%s)", name_of(n), type_value, allowed_text);
                 return false;
         }
-        _cleanup_free_ char *address = NULL;
+        _cleanup_erase_ char *address = NULL;
         if (type == LOCATION_LOCAL) {
                 /* XenServer ignores the text of a local source; so do we. */
                 *ret_type = type;
@@ -459,8 +435,7 @@ static bool parse_location(struct parser *p, xmlNode *n, const char *type_value,
         address = text_of_nonempty(p, n, type == LOCATION_NFS ? "server:/path" : "a URL");
         if (!address)
                 return false;
-        if (!normalise_location(p, n, &type, address))
-                return false;
+        normalise_location(&type, address);
         *ret_type = type;
         *ret_address = TAKE_PTR(address);
         return true;
@@ -469,18 +444,21 @@ static bool parse_location(struct parser *p, xmlNode *n, const char *type_value,
 static const char *const repo_types[] = { "local", "url", "nfs", NULL };
 
 static void parse_repo(struct parser *p, xmlNode *n, bool is_pack) {
-        _cleanup_free_ char *type = attr(p, n, "type"), *address = NULL;
+        _cleanup_free_ char *type = attr(p, n, "type");
+        _cleanup_erase_ char *address = NULL;
+        const char *field = is_pack ? "packs" : "sources";
+        size_t index = is_pack ? p->config->n_packs : p->config->n_sources;
         enum location_type t;
-        if (!parse_location(p, n, type, repo_types, "local, url or nfs", &t, &address))
+        if (!parse_location(p, n, type, repo_types, "local, url or nfs", &t, &address)) {
+                record_bad(p, field, index, n);
                 return;
+        }
+        record(p, field, index, n);
         check_oom(p, is_pack ? install_config_add_pack(p->config, t, address)
                              : install_config_add_source(p->config, t, address));
 }
 
 static void parse_source(struct parser *p, xmlNode *n) {
-        p->has_source = true;
-        if (!p->source_line)
-                p->source_line = node_line(n);
         parse_repo(p, n, false);
 }
 
@@ -492,9 +470,10 @@ static const char *const script_types[] = { "url", "nfs", NULL };
 
 static void add_script(struct parser *p, xmlNode *n, enum script_stage stage, const char *type) {
         enum location_type t;
-        _cleanup_free_ char *address = NULL;
+        _cleanup_erase_ char *address = NULL;
         if (!parse_location(p, n, type, script_types, "url or nfs", &t, &address))
                 return;
+        record(p, "scripts", p->config->n_scripts, n);
         check_oom(p, install_config_add_script(p->config, stage, t, address));
 }
 
@@ -539,19 +518,14 @@ static void parse_install_failed_script(struct parser *p, xmlNode *n) {
 
 /* ---- disks ---- */
 
-static char *disk_text(struct parser *p, xmlNode *n) {
-        _cleanup_free_ char *d = text_of_nonempty(p, n, "a disk name");
-        if (!d)
-                return NULL;
-        if (startswith(d, "iscsi:")) {
-                bad(p, n, "<%s>: iSCSI boot disks (iscsi:...) are not supported", name_of(n));
-                return NULL;
-        }
-        if (!is_disk_name(d)) {
-                bad(p, n, "<%s>: '%s' is not a disk name", name_of(n), d);
-                return NULL;
-        }
-        return TAKE_PTR(d);
+/* The disk N names, recorded as FIELD (entry INDEX); NULL when empty. */
+static char *disk_text(struct parser *p, xmlNode *n, const char *field, size_t index) {
+        char *d = text_of_nonempty(p, n, "a disk name");
+        if (d)
+                record(p, field, index, n);
+        else
+                record_bad(p, field, index, n);
+        return d;
 }
 
 static void check_fs_type(struct parser *p, xmlNode *n) {
@@ -570,10 +544,12 @@ static void parse_primary_disk(struct parser *p, xmlNode *n) {
         _cleanup_free_ char *preserve = attr(p, n, "preserve-first-partition");
         _cleanup_free_ char *swraid = attr(p, n, "swraid");
 
-        p->has_primary_disk = true;
-        p->primary_disk_line = node_line(n);
         if (guest) {
                 int b = parse_bool(guest);
+                if (b < 0)
+                        record_bad(p, "primary_disk_guest_storage", 0, n);
+                else
+                        record(p, "primary_disk_guest_storage", 0, n);
                 if (b < 0)
                         bad(p, n, "<primary-disk>: %s=\"%s\" is not yes or no",
                             xmlHasProp(n, (const xmlChar *) "guest-storage") ? "guest-storage" : "gueststorage",
@@ -605,10 +581,13 @@ static void parse_primary_disk(struct parser *p, xmlNode *n) {
                         /* Installing onto one disk when a mirror was asked
                          * for would lose redundancy the operator counts on. */
                         bad(p, n, "<primary-disk swraid=\"%s\">: software RAID is not supported", swraid);
+                        record_bad(p, "primary_disk", 0, n);
                         return;
                 }
         }
-        char *d = disk_text(p, n);
+        if (!guest)
+                record(p, "primary_disk_guest_storage", 0, n);
+        char *d = disk_text(p, n, "primary_disk", 0);
         if (d) {
                 free(p->config->primary_disk);
                 p->config->primary_disk = d;
@@ -616,16 +595,17 @@ static void parse_primary_disk(struct parser *p, xmlNode *n) {
 }
 
 static void parse_guest_disk(struct parser *p, xmlNode *n) {
-        _cleanup_free_ char *d = disk_text(p, n);
+        size_t index = 0;
+        while (p->config->guest_disks && p->config->guest_disks[index])
+                index++;
+        _cleanup_free_ char *d = disk_text(p, n, "guest_disks", index);
         if (d)
                 check_oom(p, install_config_add_guest_disk(p->config, d));
 }
 
 static void parse_existing_installation(struct parser *p, xmlNode *n) {
-        p->has_existing_installation = true;
-        p->existing_installation_line = node_line(n);
         check_fs_type(p, n);
-        char *d = disk_text(p, n);
+        char *d = disk_text(p, n, "existing_installation", 0);
         if (d) {
                 free(p->config->existing_installation);
                 p->config->existing_installation = d;
@@ -633,7 +613,7 @@ static void parse_existing_installation(struct parser *p, xmlNode *n) {
 }
 
 static void parse_backup_disk(struct parser *p, xmlNode *n) {
-        char *d = disk_text(p, n);
+        char *d = disk_text(p, n, "backup_disk", 0);
         if (d) {
                 free(p->config->backup_disk);
                 p->config->backup_disk = d;
@@ -642,16 +622,17 @@ static void parse_backup_disk(struct parser *p, xmlNode *n) {
 
 /* ---- network ---- */
 
-static void set_string(struct parser *p, char **field, xmlNode *n, bool (*valid)(const char *), const char *what) {
+/* The text of N into *TARGET, recorded as FIELD; its syntax is
+ * install_config_validate()'s business. */
+static void set_string(struct parser *p, char **target, xmlNode *n, const char *field, const char *what) {
         _cleanup_free_ char *v = text_of_nonempty(p, n, what);
-        if (!v)
-                return;
-        if (!valid(v)) {
-                bad(p, n, "<%s>: '%s' is not %s", name_of(n), v, what);
+        if (!v) {
+                record_bad(p, field, 0, n);
                 return;
         }
-        free(*field);
-        *field = TAKE_PTR(v);
+        record(p, field, 0, n);
+        free(*target);
+        *target = TAKE_PTR(v);
 }
 
 static void parse_admin_child(struct parser *p, xmlNode *c) {
@@ -683,15 +664,15 @@ static void parse_admin_child(struct parser *p, xmlNode *c) {
         *seen = true;
 
         if (streq(canonical, "ipaddr"))
-                set_string(p, &a->ipaddr, c, is_ipv4, "an IPv4 address");
+                set_string(p, &a->ipaddr, c, "admin.ipaddr", "an IPv4 address");
         else if (streq(canonical, "subnet"))
-                set_string(p, &a->subnet, c, is_netmask, "an IPv4 netmask");
+                set_string(p, &a->subnet, c, "admin.subnet", "an IPv4 netmask");
         else if (streq(canonical, "gateway"))
-                set_string(p, &a->gateway, c, is_ipv4, "an IPv4 address");
+                set_string(p, &a->gateway, c, "admin.gateway", "an IPv4 address");
         else if (streq(canonical, "ipv6"))
-                set_string(p, &a->ipv6, c, is_ipv6_with_prefix, "an IPv6 address with prefix length");
+                set_string(p, &a->ipv6, c, "admin.ipv6", "an IPv6 address with prefix length");
         else
-                set_string(p, &a->gateway6, c, is_ipv6, "an IPv6 address");
+                set_string(p, &a->gateway6, c, "admin.gateway6", "an IPv6 address");
 
         bool v6 = streq(canonical, "ipv6") || streq(canonical, "gatewayv6");
         if (v6 ? a->proto6 != NET_PROTO_STATIC : a->proto != NET_PROTO_STATIC)
@@ -703,29 +684,25 @@ static void parse_admin_interface(struct parser *p, xmlNode *n) {
         _cleanup_free_ char *name = attr(p, n, "name"), *hwaddr = attr(p, n, "hwaddr");
         _cleanup_free_ char *proto = attr(p, n, "proto"), *proto6 = attr(p, n, "protov6");
         _cleanup_free_ char *vlan = attr(p, n, "vlan");
-        bool proto_ok = true, proto6_ok = true;
 
         p->config->has_admin_interface = true;
-        p->admin_line = node_line(n);
+        record(p, "admin", 0, n);
 
-        if (!name && !hwaddr)
-                bad(p, n, "<admin-interface> needs a name or a hwaddr attribute");
-        if (name && !is_ifname(name))
-                bad(p, n, "<admin-interface>: '%s' is not a network interface name", name);
-        if (hwaddr && !is_hwaddr(hwaddr))
-                bad(p, n, "<admin-interface>: hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", hwaddr);
         if (name && hwaddr)
                 warn(p, n, "hwaddr on <admin-interface> has no effect when name is given");
-        if (name && is_ifname(name))
+        if (name) {
+                record(p, "admin.name", 0, n);
                 a->name = TAKE_PTR(name);
-        else if (hwaddr && is_hwaddr(hwaddr) && !name) {
+        } else if (hwaddr) {
+                record(p, "admin.hwaddr", 0, n);
                 lowercase(hwaddr);
                 a->hwaddr = TAKE_PTR(hwaddr);
         }
 
+        record(p, "admin.proto", 0, n);
         if (!proto) {
                 bad(p, n, "<admin-interface> needs a proto attribute (dhcp, static or none)");
-                proto_ok = false;
+                record_bad(p, "admin.proto", 0, n);
         } else if (streq(proto, "dhcp"))
                 a->proto = NET_PROTO_DHCP;
         else if (streq(proto, "static"))
@@ -734,7 +711,7 @@ static void parse_admin_interface(struct parser *p, xmlNode *n) {
                 a->proto = NET_PROTO_NONE;
         else {
                 bad(p, n, "<admin-interface>: unknown proto \"%s\" (dhcp, static or none)", proto);
-                proto_ok = false;
+                record_bad(p, "admin.proto", 0, n);
         }
 
         if (!proto6 || streq(proto6, "none"))
@@ -747,14 +724,18 @@ static void parse_admin_interface(struct parser *p, xmlNode *n) {
                 a->proto6 = NET_PROTO_AUTOCONF;
         else {
                 bad(p, n, "<admin-interface>: unknown protov6 \"%s\" (dhcp, static, autoconf or none)", proto6);
-                proto6_ok = false;
+                /* Neither says what the interface does now. */
+                record_bad(p, "admin.proto6", 0, n);
+                record_bad(p, "admin.proto", 0, n);
         }
 
         if (vlan) {
                 char *end;
                 errno = 0;
                 unsigned long v = strtoul(vlan, &end, 10);
-                if (!isdigit((unsigned char) vlan[0]) || *end || errno || v < 1 || v > 4094)
+                record(p, "admin.vlan", 0, n);
+                /* 0 would mean untagged; 1 to 4094 is checked by validation. */
+                if (!isdigit((unsigned char) vlan[0]) || *end || errno || v < 1 || v > UINT16_MAX)
                         bad(p, n, "<admin-interface>: vlan \"%s\" is not a VLAN id from 1 to 4094", vlan);
                 else
                         a->vlan = (unsigned) v;
@@ -766,45 +747,28 @@ static void parse_admin_interface(struct parser *p, xmlNode *n) {
                 else if (c->type == XML_TEXT_NODE && !xmlIsBlankNode(c))
                         bad(p, n, "<admin-interface> holds text; the address goes into <ipaddr>");
         }
-
-        if (proto_ok && a->proto == NET_PROTO_STATIC) {
-                if (!p->admin_has_ipaddr)
-                        bad(p, n, "<admin-interface proto=\"static\"> needs <ipaddr>");
-                if (!p->admin_has_subnet)
-                        bad(p, n, "<admin-interface proto=\"static\"> needs <subnet>");
-                if (!p->admin_has_gateway)
-                        bad(p, n, "<admin-interface proto=\"static\"> needs <gateway>");
-        }
-        if (proto6_ok && a->proto6 == NET_PROTO_STATIC) {
-                if (!p->admin_has_ipv6)
-                        bad(p, n, "<admin-interface protov6=\"static\"> needs <ipv6>");
-                if (!p->admin_has_gateway6)
-                        bad(p, n, "<admin-interface protov6=\"static\"> needs <gatewayv6>");
-        }
-        if (proto_ok && proto6_ok && a->proto == NET_PROTO_NONE && a->proto6 == NET_PROTO_NONE)
-                bad(p, n, "<admin-interface> with proto=\"none\" needs protov6 (dhcp, static or autoconf)");
 }
 
-static bool is_ip(const char *s) {
-        return is_ipv4(s) || is_ipv6(s);
-}
-
-static bool is_host_or_ip(const char *s) {
-        return is_ip(s) || is_hostname(s);
+static size_t strv_count(char **l) {
+        size_t n = 0;
+        while (l && l[n])
+                n++;
+        return n;
 }
 
 static void parse_name_server(struct parser *p, xmlNode *n) {
+        size_t index = strv_count(p->config->name_servers);
         _cleanup_free_ char *v = text_of_nonempty(p, n, "an IP address");
-        if (!v)
+        if (!v) {
+                record_bad(p, "name_servers", index, n);
                 return;
-        if (!is_ip(v))
-                bad(p, n, "<%s>: '%s' is not an IP address", name_of(n), v);
-        else
-                check_oom(p, install_config_add_name_server(p->config, v));
+        }
+        record(p, "name_servers", index, n);
+        check_oom(p, install_config_add_name_server(p->config, v));
 }
 
 static void parse_hostname(struct parser *p, xmlNode *n) {
-        set_string(p, &p->config->hostname, n, is_hostname, "a valid host name");
+        set_string(p, &p->config->hostname, n, "hostname", "a valid host name");
 }
 
 static void parse_fcoe_interface(struct parser *p, xmlNode *n) {
@@ -830,41 +794,42 @@ static void parse_network_backend(struct parser *p, xmlNode *n) {
 /* ---- time, keyboard, password, services ---- */
 
 static void parse_timezone(struct parser *p, xmlNode *n) {
-        set_string(p, &p->config->timezone, n, is_timezone, "a time zone (Region/City)");
+        set_string(p, &p->config->timezone, n, "timezone", "a time zone (Region/City)");
 }
 
 static void parse_ntp(struct parser *p, xmlNode *n) {
         _cleanup_free_ char *source = attr(p, n, "source");
         p->ntp_given = true;
-        p->ntp_line = node_line(n);
         if (!source) {
                 bad(p, n, "<ntp> needs a source attribute (dhcp, default, manual or none)");
+                record_bad(p, "ntp_source", 0, n);
                 p->ntp_given = false;
                 return;
         }
         enum ntp_source s = ntp_source_from_string(source);
         if (s == _NTP_SOURCE_MAX) {
                 bad(p, n, "<ntp>: unknown source \"%s\" (dhcp, default, manual or none)", source);
+                record_bad(p, "ntp_source", 0, n);
                 p->ntp_given = false;
                 return;
         }
+        record(p, "ntp_source", 0, n);
         p->config->ntp_source = s;
 }
 
 static void parse_ntp_server(struct parser *p, xmlNode *n) {
+        size_t index = strv_count(p->config->ntp_servers);
         _cleanup_free_ char *v = text_of_nonempty(p, n, "a host name or IP address");
-        if (!p->first_ntp_server_line)
-                p->first_ntp_server_line = node_line(n);
-        if (!v)
+        if (!v) {
+                record_bad(p, "ntp_servers", index, n);
                 return;
-        if (!is_host_or_ip(v))
-                bad(p, n, "<%s>: '%s' is not a host name or IP address", name_of(n), v);
-        else
-                check_oom(p, install_config_add_ntp_server(p->config, v));
+        }
+        record(p, "ntp_servers", index, n);
+        check_oom(p, install_config_add_ntp_server(p->config, v));
 }
 
 static void parse_keymap(struct parser *p, xmlNode *n) {
-        set_string(p, &p->config->keymap, n, is_keymap, "a keymap name");
+        set_string(p, &p->config->keymap, n, "keymap", "a keymap name");
 }
 
 static void parse_root_password(struct parser *p, xmlNode *n) {
@@ -878,27 +843,18 @@ static void parse_root_password(struct parser *p, xmlNode *n) {
                 t = ROOT_PASSWORD_HASH;
         else {
                 bad(p, n, "<root-password>: unknown type \"%s\" (plaintext or hash)", type);
+                record_bad(p, "root_password", 0, n);
                 return;
         }
 
-        /* Only the password's shape is ever described, never its value. */
+        /* What the password looks like is validation's business, and it
+         * never describes more than its shape. */
         char *pw = text_of(p, n);
-        if (!pw)
-                return;
-        const char *problem = NULL;
-        if (!*pw)
-                problem = "is empty";
-        else if (has_control_chars(pw))
-                problem = "contains control characters";
-        else if (t == ROOT_PASSWORD_HASH && !streq(pw, "!!") && (pw[0] != '$' || strpbrk(pw, ": \t")))
-                problem = "is not a crypt(3) hash such as $y$... or $6$... (or !! to set it at first boot)";
-        if (problem) {
-                bad(p, n, "<root-password type=\"%s\"> %s", t == ROOT_PASSWORD_HASH ? "hash" : "plaintext",
-                    problem);
-                explicit_bzero(pw, strlen(pw));
-                free(pw);
+        if (!pw) {
+                record_bad(p, "root_password", 0, n);
                 return;
         }
+        record(p, "root_password", 0, n);
         if (p->config->root_password)
                 explicit_bzero(p->config->root_password, strlen(p->config->root_password));
         free(p->config->root_password);
@@ -1157,40 +1113,59 @@ static void parse_root(struct parser *p, xmlNode *root) {
         }
 }
 
+/* The parent of "admin.gateway" is "admin". */
+static const struct field_record *record_or_parent(struct parser *p, const char *field, size_t index,
+                                                   bool *ret_exact) {
+        const struct field_record *r = record_find(p, field, index);
+        *ret_exact = r != NULL;
+        if (r)
+                return r;
+        const char *dot = strrchr(field, '.');
+        if (!dot)
+                return NULL;
+        char parent[64];
+        snprintf(parent, sizeof parent, "%.*s", (int) (dot - field), field);
+        return record_find(p, parent, 0);
+}
+
+/* What needs the whole file, then install_config_validate(): each of its
+ * problems at the line of the element that set the field (the root
+ * element's line for a field nothing set, such as a missing disk). */
 static void check_whole_file(struct parser *p) {
         struct install_config *c = p->config;
-        const char *mode = install_mode_to_string(c->mode);
 
         if (!p->mode_known)
                 return;
 
-        if (c->mode == INSTALL_MODE_FRESH || c->mode == INSTALL_MODE_REINSTALL) {
-                if (!p->has_primary_disk)
-                        bad_at(p, p->root_line, "<primary-disk> is required with mode %s", mode);
-                if (!c->has_admin_interface)
-                        bad_at(p, p->root_line, "<admin-interface> is required with mode %s", mode);
-
-                /* XenServer's rule for a file without <ntp>: servers listed
-                 * mean manual, a DHCP interface means DHCP. */
-                if (!p->ntp_given) {
-                        if (c->ntp_servers)
-                                c->ntp_source = NTP_SOURCE_MANUAL;
-                        else if (c->has_admin_interface && c->admin.proto == NET_PROTO_DHCP)
-                                c->ntp_source = NTP_SOURCE_DHCP;
-                        else
-                                c->ntp_source = NTP_SOURCE_DEFAULT;
-                } else if (c->ntp_source == NTP_SOURCE_MANUAL && !p->first_ntp_server_line)
-                        bad_at(p, p->ntp_line, "<ntp source=\"manual\"> needs at least one <ntp-server>");
-                else if (c->ntp_source != NTP_SOURCE_MANUAL && p->first_ntp_server_line)
-                        bad_at(p, p->first_ntp_server_line,
-                               "<ntp-server> needs <ntp source=\"manual\"> (line %ld says source=\"%s\")",
-                               p->ntp_line, ntp_source_to_string(c->ntp_source));
+        /* XenServer's rule for a file without <ntp>: servers listed mean
+         * manual, a DHCP interface means DHCP. */
+        if ((c->mode == INSTALL_MODE_FRESH || c->mode == INSTALL_MODE_REINSTALL) && !p->ntp_given) {
+                if (c->ntp_servers)
+                        c->ntp_source = NTP_SOURCE_MANUAL;
+                else if (c->has_admin_interface && c->admin.proto == NET_PROTO_DHCP)
+                        c->ntp_source = NTP_SOURCE_DHCP;
+                else
+                        c->ntp_source = NTP_SOURCE_DEFAULT;
         }
-        if (c->mode == INSTALL_MODE_UPGRADE && !p->has_existing_installation)
-                bad_at(p, p->root_line, "<existing-installation> is required with mode upgrade");
-        if (c->mode != INSTALL_MODE_RESTORE && !p->has_source)
-                bad_at(p, p->root_line, "<source> is required with mode %s (<source type=\"local\"/> for the "
-                                        "install media)", mode);
+
+        struct config_problems vp = {};
+        int r = install_config_validate(c, &vp);
+        if (r == -ENOMEM)
+                p->oom = true;
+        for (size_t i = 0; i < vp.n; i++) {
+                const struct config_problem *q = &vp.items[i];
+                bool exact;
+                const struct field_record *rec = record_or_parent(p, q->field, q->index, &exact);
+                /* The element was there and the parser already said what
+                 * was wrong with it. */
+                if (rec && rec->bad)
+                        continue;
+                if (exact)
+                        problem_at(p, !q->warning, rec->line, "<%s>: %s", rec->element, q->message);
+                else
+                        problem_at(p, !q->warning, rec ? rec->line : p->root_line, "%s", q->message);
+        }
+        config_problems_done(&vp);
 }
 
 /* libxml2 reports well-formedness problems here instead of on stderr. */
@@ -1216,6 +1191,21 @@ static void xml_error(void *userdata, xmlErrorPtr e) {
         problem_at(p, e->level != XML_ERR_WARNING, e->line, "%s", msg);
 }
 
+/* The tree holds copies of the password and of URL credentials: they are
+ * overwritten before the document is freed. */
+static void doc_erase(xmlNode *n) {
+        for (; n; n = n->next) {
+                if (n->content && (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE ||
+                                   n->type == XML_COMMENT_NODE))
+                        explicit_bzero(n->content, xmlStrlen(n->content));
+                if (n->type == XML_ELEMENT_NODE) {
+                        for (xmlAttr *a = n->properties; a; a = a->next)
+                                doc_erase(a->children);
+                        doc_erase(n->children);
+                }
+        }
+}
+
 int answerfile_parse_memory(const char *name, const char *data, size_t len, struct answerfile_problems *problems,
                             struct install_config **ret) {
         _cleanup_install_config_ struct install_config *c = NULL;
@@ -1228,14 +1218,14 @@ int answerfile_parse_memory(const char *name, const char *data, size_t len, stru
         if (r < 0)
                 return r;
 
-        size_t errors_before = problems->n_errors;
         struct parser p = { .name = name, .problems = problems, .config = c };
 
         /* No DTD loading, no entity substitution, no network: an answer file
          * may come from anywhere, and reading it must not reach out. */
         xmlSetStructuredErrorFunc(&p, xml_error);
         _cleanup_(xmlFreeDocp) xmlDoc *doc = xmlReadMemory(data, (int) len, name, NULL,
-                                                          XML_PARSE_NONET | XML_PARSE_BIG_LINES);
+                                                          XML_PARSE_NONET | XML_PARSE_BIG_LINES |
+                                                                  XML_PARSE_NODICT);
         xmlSetStructuredErrorFunc(NULL, NULL);
         free(p.last_xml_error);
         p.last_xml_error = NULL;
@@ -1252,22 +1242,29 @@ int answerfile_parse_memory(const char *name, const char *data, size_t len, stru
                         parse_root(&p, root);
                         check_whole_file(&p);
                 }
-        } else if (problems->n_errors == errors_before)
+                doc_erase(xmlDocGetRootElement(doc));
+        } else if (p.n_errors == 0)
                 bad_at(&p, 0, "not an XML document");
+        free(p.records);
+        problems_flush(&p);
 
         if (p.oom)
                 return -ENOMEM;
-        if (problems->n_errors > errors_before)
+        if (p.n_errors > 0)
                 return -EINVAL;
         *ret = TAKE_PTR(c);
         return 0;
 }
 
 int answerfile_parse_file(const char *path, struct answerfile_problems *problems, struct install_config **ret) {
-        _cleanup_free_ char *data = NULL;
+        char *data = NULL;
         size_t len;
         int r = read_full_file(path, &data, &len);
         if (r < 0)
                 return r;
-        return answerfile_parse_memory(path, data, len, problems, ret);
+        r = answerfile_parse_memory(path, data, len, problems, ret);
+        /* The file may hold the root password. */
+        explicit_bzero(data, len);
+        free(data);
+        return r;
 }

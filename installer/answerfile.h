@@ -23,9 +23,13 @@ struct answerfile_problems {
 void answerfile_problems_done(struct answerfile_problems *p);
 
 /* Parses an answer file held in memory; NAME is what error lines call it.
- * PROBLEMS (zero-initialised by the caller) receives every error and
- * warning. Returns 0 and the config when there is no error (warnings are
- * fine), -EINVAL when PROBLEMS holds at least one error, -ENOMEM. */
+ * The config is then checked with install_config_validate(), and each of
+ * its problems is reported at the line of the element that set the field
+ * (the root element's line for a field that nothing set). Problems come in
+ * the order of their lines. The tree's copies of the text are overwritten
+ * before they are freed. PROBLEMS (zero-initialised by the caller)
+ * receives every error and warning. Returns 0 and the config when there
+ * is no error (warnings are fine), -EINVAL when PROBLEMS holds at least one error, -ENOMEM. */
 int answerfile_parse_memory(const char *name, const char *data, size_t len, struct answerfile_problems *problems,
                             struct install_config **ret);
 

@@ -161,6 +161,62 @@ int install_config_add_service(struct install_config *c, const char *name, bool 
  * that is not a URL with credentials is copied as it is. */
 int url_redact(const char *url, char **ret);
 
+/* ---- validation: what the install engine accepts ---- */
+
+/* The databases validation reads. The environment variables replace the
+ * defaults (tests, and a tree that is not mounted at /). */
+#define ZONEINFO_ROOT_DEFAULT "/usr/share/zoneinfo"  /* tzdata */
+#define ZONEINFO_ROOT_ENV "XENHOST_ZONEINFO"
+#define KEYMAPS_ROOT_DEFAULT "/usr/share/keymaps"    /* console-data, for kbd's loadkeys */
+#define KEYMAPS_ROOT_ENV "XENHOST_KEYMAPS"
+
+struct config_problem {
+        const char *field; /* the install_config field it concerns: "timezone", "root_password", "admin.gateway",
+                            * "guest_disks" (a list: see index), "mode" */
+        size_t index;      /* for a list field (guest_disks, name_servers, ntp_servers, sources, packs,
+                            * scripts): which entry; 0 otherwise */
+        bool warning;      /* a warning does not make the config invalid */
+        char *message;     /* one line, no secret in it */
+};
+
+struct config_problems {
+        struct config_problem *items;
+        size_t n;
+        size_t n_errors;
+};
+
+void config_problems_done(struct config_problems *p);
+
+/* Checks C as the install engine will: returns 0 when it can be installed
+ * (warnings may be set), -EINVAL when not, with every problem appended to
+ * *P (zero-initialised by the caller), -ENOMEM. Pure apart from reading the
+ * time zone and keymap databases (ZONEINFO_ROOT_*, KEYMAPS_ROOT_*); when a
+ * database is missing the check is skipped with a warning. */
+int install_config_validate(const struct install_config *c, struct config_problems *p);
+
+/* Is NAME a time zone of the tz database under ROOT (NULL: the default or
+ * $XENHOST_ZONEINFO)? 0: yes; -EINVAL: not a time zone name at all ("..",
+ * absolute, odd characters); -ENOENT: no such zone (the lookup never leaves
+ * ROOT, symbolic links included); -ENODATA: ROOT is missing. */
+int timezone_lookup(const char *root, const char *name);
+
+/* Is NAME a console keymap that loadkeys finds under ROOT (NULL: the default
+ * or $XENHOST_KEYMAPS), i.e. NAME.kmap.gz, NAME.kmap, NAME.map.gz or
+ * NAME.map somewhere below it? Same returns as timezone_lookup(). */
+int keymap_lookup(const char *root, const char *name);
+
+/* Is HASH a crypt(3) string the host accepts as root's password: yescrypt
+ * ($y$), SHA-512 ($6$) or SHA-256 ($5$), complete and well formed; or "!!"
+ * (no password yet). 0, or -EINVAL with a one-line *RET_REASON (static
+ * text, never the hash). */
+int root_password_hash_check(const char *hash, const char **ret_reason);
+
+/* Checks a URL the installer fetches: http, https, ftp, tftp and nfs need a
+ * host, file:// an absolute path. 0, or -EINVAL with *RET_REASON set (the
+ * URL appears in it with credentials redacted), -ENOMEM. For the answer
+ * file's own location as well as sources, packs and scripts. */
+int config_url_check(const char *url, char **ret_reason);
+
 /* Writes the config as "key: value" lines for the log and --dry-run. The
  * root password never appears, nor do credentials inside URLs. */
 int install_config_print(const struct install_config *c, FILE *f);

@@ -1,6 +1,7 @@
-/* The install engine. Steps run in order; each prints a percentage and its
- * name on the console and a machine-readable XENHOST-PROGRESS line on the
- * kernel log, which reaches the serial line for PXE fleets watching it. */
+/* The install engine: carries out an install plan in ordered steps. The
+ * deciding is done (plan.c); here every step writes what the plan says,
+ * through the partitioner, the image module's slot writer and hypervisor/'s
+ * boot writer, and reports to the front end through its callbacks. */
 #include "engine.h"
 
 #include <crypt.h>
@@ -10,11 +11,10 @@
 #include <stdarg.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <uuid/uuid.h>
+#include <sys/sysmacros.h>
 
 #include "apply.h"
-#include "bootcfg.h"
+#include "boot.h"
 #include "disk.h"
 #include "fetch.h"
 #include "fileio.h"
@@ -24,98 +24,99 @@
 #include "macro.h"
 #include "manifest.h"
 #include "process.h"
+#include "slot.h"
 
-enum step {
-        STEP_CHECKS,
-        STEP_VERIFY,
-        STEP_PARTITION,
-        STEP_EXTRACT,
-        STEP_CONFIGURE,
-        STEP_BOOTLOADER,
-        STEP_FINISH,
-        _STEP_MAX,
+static const char *const step_names[_INSTALL_STEP_MAX] = {
+        [INSTALL_STEP_CHECKS] = "checks",
+        [INSTALL_STEP_VERIFY] = "verify-image",
+        [INSTALL_STEP_PARTITION] = "partition",
+        [INSTALL_STEP_SLOT] = "write-slot",
+        [INSTALL_STEP_CONFIGURE] = "configure",
+        [INSTALL_STEP_BOOTLOADER] = "bootloader",
+        [INSTALL_STEP_FINISH] = "finish",
 };
 
-static const char *const step_names[_STEP_MAX] = {
-        [STEP_CHECKS] = "checks",
-        [STEP_VERIFY] = "verify-image",
-        [STEP_PARTITION] = "partition",
-        [STEP_EXTRACT] = "extract-image",
-        [STEP_CONFIGURE] = "configure",
-        [STEP_BOOTLOADER] = "bootloader",
-        [STEP_FINISH] = "finish",
+static const char *const step_titles[_INSTALL_STEP_MAX] = {
+        [INSTALL_STEP_CHECKS] = "Checking the machine and fetching the answer file's scripts",
+        [INSTALL_STEP_VERIFY] = "Verifying the host image",
+        [INSTALL_STEP_PARTITION] = "Partitioning the disk, creating file systems and the SR",
+        [INSTALL_STEP_SLOT] = "Writing the host image into slot a",
+        [INSTALL_STEP_CONFIGURE] = "Writing the host's configuration",
+        [INSTALL_STEP_BOOTLOADER] = "Installing the boot loader",
+        [INSTALL_STEP_FINISH] = "Finishing",
 };
 
-static const char *const step_titles[_STEP_MAX] = {
-        [STEP_CHECKS] = "Checking the machine and the disk",
-        [STEP_VERIFY] = "Verifying the host image",
-        [STEP_PARTITION] = "Partitioning the disk, creating filesystems and the SR",
-        [STEP_EXTRACT] = "Laying down the host image into slot a",
-        [STEP_CONFIGURE] = "Writing the host's configuration",
-        [STEP_BOOTLOADER] = "Installing the boot loader",
-        [STEP_FINISH] = "Finishing",
-};
+/* Rough share of the whole time each step takes, for the percentage
+ * (measured under QEMU: verify and the slot are most of it). */
+static const unsigned step_weight[_INSTALL_STEP_MAX] = {2, 15, 15, 35, 5, 20, 3};
 
-/* Rough share of the whole time each step takes, for the percentage. */
-static const unsigned step_weight[_STEP_MAX] = {2, 8, 5, 60, 5, 15, 5};
+const char *install_step_to_string(enum install_step s) {
+        return s < _INSTALL_STEP_MAX ? step_names[s] : "?";
+}
+
+const char *install_step_title(enum install_step s) {
+        return s < _INSTALL_STEP_MAX ? step_titles[s] : "?";
+}
 
 struct install {
+        const struct install_plan *plan;
         const struct install_config *cfg;
         const struct install_env *env;
+        const struct install_frontend *fe;
         char **reason;
-        enum step step;
-        char *disk;          /* device path */
-        char *disk_by_id;    /* for the inventory */
+        enum install_step step;
+        char *disk_node;     /* the primary disk, symlinks resolved */
         char *work;          /* mount points */
-        char *target;        /* slot a, mounted */
-        char *esp;           /* ESP, mounted under target/boot/efi */
-        char *image, *manifest;
+        char *target;        /* the slot, mounted */
+        char *esp;           /* the ESP, mounted at target/boot/efi */
         struct manifest m;
-        struct apply_result sr;
-        char *slot_fs_uuid;
-        char *mounts[8];
-        unsigned n_mounts;
+        char **mounts;       /* in mount order */
+        size_t n_mounts;
         char **script_paths; /* fetched answer-file scripts, by index of cfg->scripts */
+        unsigned n_writes;   /* files written on the host so far (fault injection) */
 };
 
+/* Sets the one-line reason, naming the step; keeps errno. Returns 0 so
+ * that it reads "return fail(...), -EINVAL". */
 _printf_(2, 3) static int fail(struct install *in, const char *fmt, ...) {
+        int saved = errno;
         va_list ap;
         char *s = NULL;
         va_start(ap, fmt);
         if (vasprintf(&s, fmt, ap) < 0)
                 s = NULL;
         va_end(ap);
-        free(*in->reason);
-        if (asprintf(in->reason, "step %s: %s", step_names[in->step], s ? s : "out of memory") < 0)
-                *in->reason = NULL;
+        reason_set(in->reason, "step %s: %s", step_names[in->step], s ?: "out of memory");
         free(s);
+        errno = saved;
         return 0;
 }
 
-static void kmsg(const char *line) {
-        int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-        if (fd >= 0) {
-                dprintf(fd, "%s\n", line);
-                close(fd);
+static void report(struct install *in, uint64_t done, uint64_t total) {
+        unsigned before = 0, all = 0;
+        for (unsigned i = 0; i < _INSTALL_STEP_MAX; i++) {
+                all += step_weight[i];
+                if (i < in->step)
+                        before += step_weight[i];
         }
+        uint64_t within = total ? step_weight[in->step] * done / total : 0;
+        struct install_progress p = {.step = in->step, .percent = (unsigned) ((before + within) * 100 / all),
+                                     .done = done, .total = total};
+        if (in->fe && in->fe->progress)
+                in->fe->progress(&p, in->fe->userdata);
 }
 
-static void progress(struct install *in, enum step s) {
-        unsigned done = 0, total = 0;
-        for (unsigned i = 0; i < _STEP_MAX; i++) {
-                total += step_weight[i];
-                if (i < s)
-                        done += step_weight[i];
-        }
+/* Test-only fault injection, read here in the apply layer:
+ * XENHOST_TEST_FAIL_STEP=NAME fails that step as it starts;
+ * XENHOST_TEST_FAIL_WRITE=N fails the Nth file written on the host. */
+static int step_begin(struct install *in, enum install_step s) {
+        const char *fail_step = getenv("XENHOST_TEST_FAIL_STEP");
         in->step = s;
-        unsigned pct = done * 100 / total;
-        char line[256];
-        printf("[%3u%%] %s\n", pct, step_titles[s]);
-        fflush(stdout);
-        snprintf(line, sizeof line, "XENHOST-PROGRESS step=%u/%u name=%s percent=%u", (unsigned) s + 1, _STEP_MAX,
-                 step_names[s], pct);
-        kmsg(line);
-        log_info("%s", line);
+        log_info("Step %u/%u: %s", (unsigned) s + 1, _INSTALL_STEP_MAX, step_names[s]);
+        report(in, 0, 0);
+        if (fail_step && streq(fail_step, step_names[s]))
+                return fail(in, "failure injected by XENHOST_TEST_FAIL_STEP"), -EIO;
+        return 0;
 }
 
 static int run(struct install *in, const char *what, const char *const *argv) {
@@ -125,29 +126,47 @@ static int run(struct install *in, const char *what, const char *const *argv) {
         return r;
 }
 
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                                return negative_errno();
+                        *s = '/';
+                }
+        return mkdir(p, mode) < 0 && errno != EEXIST ? negative_errno() : 0;
+}
+
 static int mount_at(struct install *in, const char *what, const char *src, const char *dst, const char *type,
                     const char *opts) {
-        if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-                return fail(in, "cannot create %s: %s", dst, strerror(errno)), -errno;
-        const char *argv[] = {"mount", "-t", type, "-o", opts ? opts : "defaults", src, dst, NULL};
-        int r = run(in, what, argv);
+        int r = mkdir_p(dst, 0755);
         if (r < 0)
+                return fail(in, "cannot create %s: %s", dst, strerror(-r)), r;
+        char **nm = reallocarray(in->mounts, in->n_mounts + 1, sizeof(char *));
+        char *copy = strdup(dst);
+        if (nm)
+                in->mounts = nm;
+        if (!nm || !copy) {
+                free(copy);
+                return -ENOMEM;
+        }
+        r = run(in, what, (const char *[]) {"mount", "-t", type, "-o", opts ?: "defaults", src, dst, NULL});
+        if (r < 0) {
+                free(copy);
                 return r;
-        if (in->n_mounts < ELEMENTSOF(in->mounts))
-                in->mounts[in->n_mounts++] = strdup(dst);
+        }
+        in->mounts[in->n_mounts++] = copy;
         return 0;
 }
 
 static void unmount_all(struct install *in) {
         while (in->n_mounts > 0) {
                 char *m = in->mounts[--in->n_mounts];
-                /* The chroot's /dev, /proc and /sys are recursive binds with
-                 * submounts: detach those; anything else must unmount cleanly. */
-                if (m && umount2(m, 0) < 0) {
-                        if (errno == EBUSY && (endswith(m, "/dev") || endswith(m, "/proc") || endswith(m, "/sys")))
-                                log_debug("Detaching %s", m);
-                        else
-                                log_warning_errno(-errno, "Cannot unmount %s: %m; detaching it", m);
+                if (umount2(m, 0) < 0) {
+                        log_warning_errno(-errno, "Cannot unmount %s: %m; detaching it", m);
                         umount2(m, MNT_DETACH);
                 }
                 free(m);
@@ -155,135 +174,28 @@ static void unmount_all(struct install *in) {
 }
 
 int install_disk_path(const char *name, char **ret) {
+        char *p;
         if (name[0] == '/')
-                *ret = strdup(name);
-        else if (asprintf(ret, "/dev/%s", name) < 0)
-                *ret = NULL;
-        return *ret ? 0 : -ENOMEM;
-}
-
-static uint64_t memory_bytes(void) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/meminfo", "re");
-        char line[256];
-        unsigned long long kib;
-        while (f && fgets(line, sizeof line, f))
-                if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
-                        return (uint64_t) kib * 1024;
-        return 0;
-}
-
-static bool cpu_has_virtualization(void) {
-        _cleanup_fclose_ FILE *f = fopen("/proc/cpuinfo", "re");
-        char line[4096];
-        while (f && fgets(line, sizeof line, f))
-                if (startswith(line, "flags") && (strstr(line, " vmx") || strstr(line, " svm")))
-                        return true;
-        return false;
-}
-
-/* The by-id name of the disk, so the inventory names it the same way after
- * device names change. Falls back to the device path. */
-static char *disk_stable_name(const char *disk) {
-        _cleanup_free_ char *real = realpath(disk, NULL);
-        DIR *d = opendir("/dev/disk/by-id");
-        struct dirent *de;
-        char *best = NULL;
-        while (real && d && (de = readdir(d))) {
-                _cleanup_free_ char *p = NULL, *t = NULL;
-                if (de->d_name[0] == '.' || asprintf(&p, "/dev/disk/by-id/%s", de->d_name) < 0)
-                        continue;
-                t = realpath(p, NULL);
-                /* Prefer the first in sort order for a stable choice. */
-                if (t && streq(t, real) && (!best || strcmp(p, best) < 0)) {
-                        free(best);
-                        best = TAKE_PTR(p);
-                }
-        }
-        if (d)
-                closedir(d);
-        return best ? best : strdup(disk);
-}
-
-static int fetch_scripts(struct install *in);
-static int run_scripts(struct install *in, enum script_stage stage, const char *arg);
-
-static int step_checks(struct install *in) {
-        const struct install_config *cfg = in->cfg;
-        uint64_t mem = in->env->memory_bytes ? in->env->memory_bytes : memory_bytes();
-        char b[32];
-        int r;
-
-        progress(in, STEP_CHECKS);
-        if (cfg->mode != INSTALL_MODE_FRESH && cfg->mode != INSTALL_MODE_REINSTALL)
-                return fail(in, "mode %s is not handled by this installer yet", install_mode_to_string(cfg->mode)),
-                       -EOPNOTSUPP;
-        if (mem < GiB - 128 * MiB)
-                return fail(in, "the machine has %s of memory, xenhost needs at least 1 GiB",
-                            format_iec(b, sizeof b, mem)), -ENOMEM;
-        log_info("Memory: %s", format_iec(b, sizeof b, mem));
-        if (cpu_has_virtualization())
-                log_info("CPU: hardware virtualization (VT-x/AMD-V) present: PV and HVM guests");
-        else
-                log_warning("CPU: no hardware virtualization (VT-x/AMD-V) reported: only PV guests will run");
-        if (!cfg->primary_disk)
-                return fail(in, "no primary disk given"), -EINVAL;
-        r = install_disk_path(cfg->primary_disk, &in->disk);
-        if (r < 0)
-                return r;
-        struct stat st;
-        if (stat(in->disk, &st) < 0 || !S_ISBLK(st.st_mode))
-                return fail(in, "the primary disk %s is not a block device on this machine", in->disk), -ENODEV;
-        _cleanup_(disk_info_freep) struct disk_info *d = NULL;
-        r = disk_probe(in->disk, &d);
-        if (r < 0)
-                return fail(in, "cannot probe %s: %s", in->disk, strerror(-r)), r;
-        if (d->size_bytes < LAYOUT_COMPACT_MIN_BYTES)
-                return fail(in, "%s has %s, xenhost needs at least 12 GiB", in->disk,
-                            format_iec(b, sizeof b, d->size_bytes)), -ENOSPC;
-        log_info("Primary disk: %s, %s, %s", in->disk, format_si(b, sizeof b, d->size_bytes),
-                 d->pttype ? d->pttype : "empty");
-        if (disk_has_contents(d))
-                log_info("%s holds %s; the answer file names it, which is consent to erase it", in->disk,
-                         d->pttype ? d->pttype : d->fs_type);
-        in->disk_by_id = disk_stable_name(in->disk);
-        r = fetch_scripts(in);
-        if (r < 0)
-                return r;
-        return run_scripts(in, SCRIPT_STAGE_INSTALLATION_START, NULL);
-}
-
-static int find_on_media(struct install *in) {
-        const char *root = in->env->media_root;
-        if (in->env->image) {
-                in->image = strdup(in->env->image);
-                if (in->env->manifest)
-                        in->manifest = strdup(in->env->manifest);
-                else if (endswith(in->env->image, ".img") &&
-                         asprintf(&in->manifest, "%.*s.manifest", (int) strlen(in->env->image) - 4, in->env->image) < 0)
-                        in->manifest = NULL;
-                return in->image && in->manifest ? 0 : -ENOMEM;
-        }
-        if (!root)
-                return fail(in, "no host image: no install media and no image given"), -ENOENT;
-        _cleanup_free_ char *dir = NULL;
-        if (asprintf(&dir, "%s/xenhost", root) < 0)
+                p = strdup(name);
+        else if (asprintf(&p, "/dev/%s", name) < 0)
+                p = NULL;
+        if (!p)
                 return -ENOMEM;
-        DIR *d = opendir(dir);
-        struct dirent *de;
-        while (d && (de = readdir(d)))
-                if (endswith(de->d_name, ".manifest") && !in->manifest) {
-                        if (asprintf(&in->manifest, "%s/%s", dir, de->d_name) < 0 ||
-                            asprintf(&in->image, "%s/%.*s.img", dir, (int) strlen(de->d_name) - 9, de->d_name) < 0) {
-                                closedir(d);
-                                return -ENOMEM;
-                        }
-                }
-        if (d)
-                closedir(d);
-        if (!in->manifest)
-                return fail(in, "no host image manifest in %s", dir), -ENOENT;
+        *ret = p;
         return 0;
 }
+
+bool install_in_installer_environment(void) {
+        /* Only the installer initrd has its start script. */
+        return access("/usr/sbin/xenhost-installer-run", X_OK) == 0;
+}
+
+static bool is_loop_device(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISBLK(st.st_mode) && major(st.st_rdev) == 7;
+}
+
+/* ---- step 1: checks --------------------------------------------------------- */
 
 /* Answer-file scripts are fetched during the checks, so that one that cannot
  * be had stops the install before any disk is written. */
@@ -312,7 +224,7 @@ static int fetch_scripts(struct install *in) {
                 r = answerfile_fetch(loc, &o, &text, &len, &why);
                 if (r < 0)
                         return fail(in, "script for stage %s: %s", script_stage_to_string(cfg->scripts[i].stage),
-                                    why ? why : strerror(-r)), r;
+                                    why ?: strerror(-r)), r;
                 if (asprintf(&in->script_paths[i], "%s/script-%zu", in->work, i) < 0)
                         return -ENOMEM;
                 r = write_file_atomic(in->script_paths[i], text, len, 0700);
@@ -326,11 +238,13 @@ static int fetch_scripts(struct install *in) {
  * mount point for filesystem-populated and packages-installed, 0 or 1 for
  * installation-complete, nothing for installation-start. */
 static int run_scripts(struct install *in, enum script_stage stage, const char *arg) {
-        for (size_t i = 0; i < in->cfg->n_scripts; i++) {
-                if (in->cfg->scripts[i].stage != stage || !in->script_paths || !in->script_paths[i])
+        const struct install_plan *p = in->plan;
+        for (size_t k = 0; k < p->n_scripts[stage]; k++) {
+                size_t i = p->scripts[stage][k];
+                if (!in->script_paths || !in->script_paths[i])
                         continue;
                 log_info("Running the %s script %zu", script_stage_to_string(stage), i + 1);
-                int r = spawn_run((const char *[]){in->script_paths[i], arg, NULL}, NULL);
+                int r = spawn_run((const char *[]) {in->script_paths[i], arg, NULL}, NULL);
                 if (r < 0)
                         return fail(in, "the %s script failed: %s", script_stage_to_string(stage), spawn_last_error()),
                                r;
@@ -338,498 +252,385 @@ static int run_scripts(struct install *in, enum script_stage stage, const char *
         return 0;
 }
 
-static int step_verify(struct install *in) {
-        _cleanup_free_ char *why = NULL;
-        int r;
-        progress(in, STEP_VERIFY);
-        for (size_t i = 0; i < in->cfg->n_sources; i++)
-                if (in->cfg->sources[i].type != LOCATION_LOCAL)
-                        return fail(in, "only the local source (the install media) is supported by this installer "
-                                        "so far"), -EOPNOTSUPP;
-        r = find_on_media(in);
+static int step_checks(struct install *in) {
+        int r = step_begin(in, INSTALL_STEP_CHECKS);
         if (r < 0)
                 return r;
-        r = image_verify(in->image, in->manifest, in->env->keyring, &in->m, &why);
+        in->disk_node = realpath(in->plan->disk, NULL);
+        if (!in->disk_node)
+                return fail(in, "the primary disk %s is gone: %s", in->plan->disk, strerror(errno)), -ENODEV;
+        if ((r = fetch_scripts(in)) < 0)
+                return r;
+        return run_scripts(in, SCRIPT_STAGE_INSTALLATION_START, NULL);
+}
+
+/* ---- step 2: the image -------------------------------------------------------- */
+
+static int step_verify(struct install *in) {
+        const struct install_plan *p = in->plan;
+        _cleanup_free_ char *why = NULL;
+        int r = step_begin(in, INSTALL_STEP_VERIFY);
         if (r < 0)
-                return fail(in, "%s", why ? why : "the host image does not verify"), r;
-        log_info("Host image: xenhost %s build %s, SHA-256 %s", in->m.version, in->m.build, in->m.image_sha256);
+                return r;
+        r = image_verify(p->image.image, p->image.manifest, in->env->keyring, &in->m, &why);
+        if (r < 0)
+                return fail(in, "%s", why ?: "the host image does not verify"), r;
+        /* The media must still hold the image the plan was made for. */
+        if (!streq_ptr(in->m.version, p->image.version) || !streq_ptr(in->m.build, p->image.build))
+                return fail(in, "the host image changed since the plan was made"), -ESTALE;
+        log_info("Host image: xenhost %s build %s (%s), SHA-256 %s", in->m.version, in->m.build,
+                 image_format_to_string(in->m.image_format), in->m.image_sha256);
         return 0;
+}
+
+/* ---- step 3: disks -------------------------------------------------------------- */
+
+/* A guest disk joins the SR whole: its PV extends the SR's volume group,
+ * and an ext SR's one volume grows over it. */
+static int add_guest_disk(struct install *in, const struct plan_disk *d, const char *vg) {
+        int r;
+        log_info("Adding %s to the SR %s", d->path, vg);
+        if ((r = run(in, "erasing a guest disk", (const char *[]) {"wipefs", "-a", "-q", d->path, NULL})) < 0 ||
+            (r = run(in, "making a guest disk a PV", (const char *[]) {"pvcreate", "-ff", "-y", d->path, NULL})) < 0 ||
+            (r = run(in, "adding a guest disk to the SR", (const char *[]) {"vgextend", "-y", vg, d->path, NULL})) < 0)
+                return r;
+        if (in->plan->sr_type != SR_EXT)
+                return 0;
+        _cleanup_free_ char *lv = NULL;
+        if (asprintf(&lv, "/dev/%s/XSLocalEXT-%s", vg, in->plan->sr_uuid) < 0)
+                return -ENOMEM;
+        if ((r = run(in, "activating the SR", (const char *[]) {"vgchange", "-ay", vg, NULL})) < 0 ||
+            (r = run(in, "growing the ext SR", (const char *[]) {"lvextend", "-l", "+100%FREE", lv, NULL})) < 0 ||
+            (r = run(in, "growing the ext SR's file system", (const char *[]) {"resize2fs", lv, NULL})) < 0)
+                return r;
+        return run(in, "deactivating the SR", (const char *[]) {"vgchange", "-an", vg, NULL});
 }
 
 static int step_partition(struct install *in) {
-        _cleanup_(disk_info_freep) struct disk_info *d = NULL;
+        const struct install_plan *p = in->plan;
         _cleanup_free_ char *why = NULL;
-        struct apply_options o = {.wipe = true, .sr_type = in->cfg->sr_type};
-        struct disk_plan plan;
-        int r;
-
-        progress(in, STEP_PARTITION);
-        r = disk_probe(in->disk, &d);
+        struct apply_options o = {.wipe = true, .keep_sr = p->keep_sr, .sr_type = p->sr_type,
+                                  .sr_uuid = p->keep_sr ? NULL : p->sr_uuid,
+                                  .fill_later = 1u << PART_DOM0_A};
+        struct apply_result res;
+        int r = step_begin(in, INSTALL_STEP_PARTITION);
         if (r < 0)
-                return fail(in, "cannot probe %s: %s", in->disk, strerror(-r)), r;
-        r = disk_plan_compute(d->size_bytes, d->sector_size, d->physical_sector_size, LAYOUT_AUTO, NULL, &plan);
+                return r;
+        r = disk_plan_apply(p->disk, &p->layout, &o, &res, &why);
         if (r < 0)
-                return fail(in, "cannot plan %s: %s", in->disk, strerror(-r)), r;
-        if (plan.layout == LAYOUT_COMPACT)
-                log_warning("%s is below 46 GB: using the compact layout (no separate logs and swap partitions)",
-                            in->disk);
-        r = disk_plan_apply(in->disk, &plan, &o, &in->sr, &why);
-        if (r < 0)
-                return fail(in, "%s", why ? why : strerror(-r)), r;
-        if (!in->sr.sr_complete)
+                return fail(in, "%s", why ?: strerror(-r)), r;
+        if (!res.sr_complete)
                 return fail(in, "the SR could not be completed (device-mapper missing)"), -EOPNOTSUPP;
-        log_info("SR: %s (%s)", in->sr.sr_vg, sr_type_to_string(in->cfg->sr_type));
-        (void) spawn_run((const char *[]){"udevadm", "settle", "--timeout=10", NULL}, NULL);
+        if (p->keep_sr && !streq(res.sr_uuid, p->sr_uuid))
+                return fail(in, "the kept SR is %s, the plan expected %s", res.sr_uuid, p->sr_uuid), -ESTALE;
+        log_info("SR: %s (%s, %s)", res.sr_vg, sr_type_to_string(p->sr_type), res.sr_kept ? "kept" : "new");
+        for (size_t i = 0; i < p->n_disks; i++)
+                if (p->disks[i].role == PLAN_DISK_GUEST && (r = add_guest_disk(in, &p->disks[i], res.sr_vg)) < 0)
+                        return r;
+        (void) spawn_run((const char *[]) {"udevadm", "settle", "--timeout=10", NULL}, NULL);
         return 0;
 }
 
-static int part_path(struct install *in, unsigned number, char **ret) {
-        _cleanup_free_ char *real = realpath(in->disk, NULL);
-        if (!real)
-                return -errno;
-        return partition_node_name(real, number, ret);
+static int part_path(struct install *in, enum part_role role, char **ret) {
+        return partition_node_name(in->disk_node, part_specs[role].number, ret);
 }
 
-static int step_extract(struct install *in) {
-        _cleanup_free_ char *slot = NULL, *logs = NULL, *imgdir = NULL, *varlog = NULL, *src = NULL, *uuid = NULL;
-        int r;
+/* ---- step 4: the slot -------------------------------------------------------------- */
 
-        progress(in, STEP_EXTRACT);
-        if ((r = part_path(in, part_specs[PART_DOM0_A].number, &slot)) < 0)
+static void slot_progress(uint64_t done, uint64_t total, void *userdata) {
+        report(userdata, done, total);
+}
+
+static int step_slot(struct install *in) {
+        const struct install_plan *p = in->plan;
+        _cleanup_free_ char *slot = NULL, *logs = NULL, *logs_tmp = NULL, *varlog = NULL, *src = NULL, *why = NULL;
+        char uuid[37];
+        int r = step_begin(in, INSTALL_STEP_SLOT);
+        if (r < 0)
                 return r;
-        if (asprintf(&in->target, "%s/target", in->work) < 0 || asprintf(&imgdir, "%s/image", in->work) < 0 ||
-            asprintf(&varlog, "%s/target/var/log", in->work) < 0 || asprintf(&src, "%s/.", imgdir) < 0)
+        if ((r = part_path(in, PART_DOM0_A, &slot)) < 0)
+                return r;
+        struct slot_write_options o = {.label = p->slot_label, .progress = slot_progress, .userdata = in};
+        r = slot_write_image(p->image.image, &in->m, slot, &o, uuid, &why);
+        if (r < 0)
+                return fail(in, "%s", why ?: strerror(-r)), r;
+        /* The plan decided the slot's UUID (grub.cfg searches for it). */
+        if ((r = run(in, "setting the slot's file system UUID",
+                     (const char *[]) {"tune2fs", "-U", p->slot_fs_uuid, slot, NULL})) < 0)
+                return r;
+
+        if (asprintf(&in->target, "%s/target", in->work) < 0 || asprintf(&varlog, "%s/var/log", in->target) < 0)
                 return -ENOMEM;
-        if ((r = mount_at(in, "mounting slot a", slot, in->target, "ext4", NULL)) < 0)
+        if ((r = mount_at(in, "mounting the slot", slot, in->target, "ext4", NULL)) < 0)
                 return r;
-        /* /var/log lives on its own partition in the standard layout: mount
-         * it first, so the image's /var/log lands there. */
-        if (part_path(in, part_specs[PART_LOGS].number, &logs) >= 0 && access(logs, F_OK) == 0) {
-                if ((r = run(in, "creating /var/log in slot a", (const char *[]){"mkdir", "-p", varlog, NULL})) < 0)
+        /* /var/log lives on its own partition in the standard layout: what
+         * the image has there moves onto it. */
+        if (p->layout.layout == LAYOUT_STANDARD) {
+                if ((r = part_path(in, PART_LOGS, &logs)) < 0 || asprintf(&logs_tmp, "%s/logs", in->work) < 0 ||
+                    asprintf(&src, "%s/.", varlog) < 0)
+                        return r < 0 ? r : -ENOMEM;
+                if ((r = mount_at(in, "mounting the logs partition", logs, logs_tmp, "ext4", NULL)) < 0 ||
+                    (r = run(in, "moving the image's /var/log onto the logs partition",
+                             (const char *[]) {"cp", "-a", src, logs_tmp, NULL})) < 0)
                         return r;
+                if (umount2(logs_tmp, 0) < 0)
+                        return fail(in, "cannot unmount %s: %s", logs_tmp, strerror(errno)), -errno;
+                free(in->mounts[--in->n_mounts]);
                 if ((r = mount_at(in, "mounting the logs partition", logs, varlog, "ext4", NULL)) < 0)
                         return r;
         }
-        if ((r = mount_at(in, "mounting the host image", in->image, imgdir, "squashfs", "ro,loop")) < 0)
-                return r;
-        r = run(in, "copying the host image into slot a", (const char *[]){"cp", "-a", src, in->target, NULL});
-        if (r < 0)
-                return r;
-        r = spawn_run((const char *[]){"blkid", "-s", "UUID", "-o", "value", slot, NULL}, &uuid);
-        if (r < 0)
-                return fail(in, "cannot read the UUID of %s: %s", slot, spawn_last_error()), r;
-        uuid[strcspn(uuid, "\n")] = 0;
-        in->slot_fs_uuid = TAKE_PTR(uuid);
-        /* The image is not needed any more; unmount it now. */
-        if (umount2(imgdir, 0) == 0) {
-                for (unsigned i = 0; i < in->n_mounts; i++)
-                        if (in->mounts[i] && streq(in->mounts[i], imgdir)) {
-                                free(in->mounts[i]);
-                                in->mounts[i] = NULL;
-                        }
-        }
         return 0;
 }
 
-static int write_target(struct install *in, const char *rel, const char *text, mode_t mode) {
+/* ---- step 5: configuration ------------------------------------------------------------ */
+
+static int target_path(struct install *in, const char *rel, char **ret) {
+        return asprintf(ret, "%s%s", in->target, rel) < 0 ? -ENOMEM : 0;
+}
+
+static int write_target(struct install *in, const struct plan_file *f) {
         _cleanup_free_ char *p = NULL, *dir = NULL;
-        if (asprintf(&p, "%s%s", in->target, rel) < 0)
-                return -ENOMEM;
-        dir = strdup(p);
-        if (!dir)
+        const char *fail_at = getenv("XENHOST_TEST_FAIL_WRITE");
+        int r;
+
+        in->n_writes++;
+        if (fail_at && strtoul(fail_at, NULL, 10) == in->n_writes)
+                return fail(in, "cannot write %s: failure injected by XENHOST_TEST_FAIL_WRITE", f->path), -EIO;
+        if ((r = target_path(in, f->path, &p)) < 0 || !(dir = strdup(p)))
                 return -ENOMEM;
         *strrchr(dir, '/') = 0;
-        (void) spawn_run((const char *[]){"mkdir", "-p", dir, NULL}, NULL);
-        int r = write_file_atomic(p, text, strlen(text), mode);
+        if ((r = mkdir_p(dir, 0755)) < 0)
+                return fail(in, "cannot create the directory of %s: %s", f->path, strerror(-r)), r;
+        switch (f->kind) {
+        case PLAN_FILE_REGULAR:
+                r = write_file_atomic(p, f->content, strlen(f->content), f->mode);
+                break;
+        case PLAN_FILE_SYMLINK:
+                r = (unlink(p) < 0 && errno != ENOENT) || symlink(f->content, p) < 0 ? negative_errno() : 0;
+                break;
+        case PLAN_FILE_REMOVE:
+                r = unlink(p) < 0 && errno != ENOENT ? negative_errno() : 0;
+                break;
+        default:
+                r = -EINVAL;
+        }
         if (r < 0)
-                return fail(in, "cannot write %s: %s", rel, strerror(-r)), r;
+                return fail(in, "cannot write %s: %s", f->path, strerror(-r)), r;
         return 0;
 }
 
+/* root's password: hashed here with yescrypt when given in clear (it never
+ * appears on a command line), then set through the slot's own chpasswd,
+ * which locks and rewrites /etc/shadow as the system does (ownership, mode
+ * and group kept). */
 static int set_root_password(struct install *in) {
         const struct install_config *cfg = in->cfg;
-        _cleanup_free_ char *shadow = NULL, *text = NULL, *out = NULL;
-        const char *hash;
-        char *salt = NULL, *h = NULL;
+        _cleanup_free_ char *line = NULL, *salt = NULL;
         void *data = NULL;
         int size = 0, r;
+        const char *hash = cfg->root_password;
 
-        if (cfg->root_password_type == ROOT_PASSWORD_UNSET || !cfg->root_password)
-                return 0;
-        if (cfg->root_password_type == ROOT_PASSWORD_HASH)
-                hash = cfg->root_password;
-        else {
-                /* Stored only as a yescrypt hash, never in clear. */
+        if (cfg->root_password_type == ROOT_PASSWORD_PLAINTEXT) {
                 salt = crypt_gensalt_ra("$y$", 0, NULL, 0);
-                h = salt ? crypt_ra(cfg->root_password, salt, &data, &size) : NULL;
-                free(salt);
-                if (!h || h[0] == '*') {
+                hash = salt ? crypt_ra(cfg->root_password, salt, &data, &size) : NULL;
+                if (!hash || hash[0] == '*') {
                         free(data);
                         return fail(in, "cannot hash the root password"), -EINVAL;
                 }
-                hash = h;
         }
-        if (asprintf(&shadow, "%s/etc/shadow", in->target) < 0) {
+        r = asprintf(&line, "root:%s\n", hash) < 0 ? -ENOMEM : 0;
+        if (data) {
+                explicit_bzero(data, (size_t) size);
                 free(data);
-                return -ENOMEM;
         }
-        r = read_full_file(shadow, &text, NULL);
-        if (r < 0) {
-                free(data);
-                return fail(in, "cannot read /etc/shadow: %s", strerror(-r)), r;
-        }
-        /* Replace root's password field, keep every other line and field. */
-        FILE *f = open_memstream(&out, &(size_t){0});
-        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                if (startswith(l, "root:")) {
-                        char *rest = strchr(l + 5, ':');
-                        fprintf(f, "root:%s%s\n", hash, rest ? rest : "::::::");
-                } else
-                        fprintf(f, "%s\n", l);
-        }
-        fclose(f);
-        free(data);
-        r = write_file_atomic(shadow, out, strlen(out), 0640);
-        if (r < 0)
-                return fail(in, "cannot write /etc/shadow: %s", strerror(-r)), r;
-        return 0;
-}
-
-static int admin_hwaddr(const struct admin_interface *a, char **ret) {
-        if (a->hwaddr)
-                return (*ret = strdup(a->hwaddr)) ? 0 : -ENOMEM;
-        _cleanup_free_ char *p = NULL, *mac = NULL;
-        if (!a->name || asprintf(&p, "/sys/class/net/%s/address", a->name) < 0)
-                return -ENOENT;
-        int r = read_full_file(p, &mac, NULL);
         if (r < 0)
                 return r;
-        mac[strcspn(mac, "\n")] = 0;
-        *ret = TAKE_PTR(mac);
-        return 0;
-}
-
-static int netmask_prefix(const char *mask) {
-        unsigned a, b, c, d;
-        if (!mask || sscanf(mask, "%u.%u.%u.%u", &a, &b, &c, &d) != 4)
-                return -1;
-        uint32_t m = (a << 24) | (b << 16) | (c << 8) | d;
-        return __builtin_popcount(m);
-}
-
-static int write_network(struct install *in) {
-        const struct install_config *cfg = in->cfg;
-        const struct admin_interface *a = &cfg->admin;
-        _cleanup_free_ char *mac = NULL, *nic = NULL, *br = NULL, *resolv = NULL;
-        FILE *f;
-        size_t n;
-        int r;
-
-        /* The management NIC is matched by its MAC: the installer's kernel
-         * and the host's systemd may name it differently. */
-        r = admin_hwaddr(a, &mac);
+        r = spawn_run_stdin((const char *[]) {"chroot", in->target, "chpasswd", "-e", NULL}, line, strlen(line), NULL);
+        explicit_bzero(line, strlen(line));
         if (r < 0)
-                return fail(in, "cannot find the management interface %s on this machine",
-                            a->name ? a->name : "(none given)"), -ENODEV;
-        r = write_target(in, "/etc/systemd/network/10-xenbr0.netdev",
-                         "# The management bridge, as on XenServer.\n[NetDev]\nName=xenbr0\nKind=bridge\n"
-                         "MACAddress=none\n\n[Bridge]\nSTP=no\n", 0644);
-        if (r < 0)
-                return r;
-        if (asprintf(&nic, "# The management NIC (%s at install time) joins xenbr0.\n[Match]\nMACAddress=%s\n"
-                           "Type=ether\n\n[Network]\nBridge=xenbr0\n", a->name ? a->name : mac, mac) < 0)
-                return -ENOMEM;
-        if ((r = write_target(in, "/etc/systemd/network/20-management.network", nic, 0644)) < 0)
-                return r;
-        f = open_memstream(&br, &n);
-        /* The bridge takes over the NIC's MAC so DHCP reservations keep working. */
-        fprintf(f, "[Match]\nName=xenbr0\n\n[Link]\nMACAddress=%s\n\n[Network]\n", mac);
-        if (a->proto == NET_PROTO_STATIC) {
-                fprintf(f, "Address=%s/%d\n", a->ipaddr, netmask_prefix(a->subnet));
-                if (a->gateway)
-                        fprintf(f, "Gateway=%s\n", a->gateway);
-        } else
-                fprintf(f, "DHCP=ipv4\n");
-        for (char **s = cfg->name_servers; s && *s; s++)
-                fprintf(f, "DNS=%s\n", *s);
-        fprintf(f, "ConfigureWithoutCarrier=yes\n");
-        fclose(f);
-        if ((r = write_target(in, "/etc/systemd/network/30-xenbr0.network", br, 0644)) < 0)
-                return r;
-        if (cfg->name_servers) {
-                f = open_memstream(&resolv, &n);
-                for (char **s = cfg->name_servers; *s; s++)
-                        fprintf(f, "nameserver %s\n", *s);
-                fclose(f);
-                if ((r = write_target(in, "/etc/resolv.conf", resolv, 0644)) < 0)
-                        return r;
-        }
+                return fail(in, "cannot set root's password: %s", spawn_last_error()), r;
         return 0;
 }
 
 static int step_configure(struct install *in) {
-        const struct install_config *cfg = in->cfg;
-        _cleanup_free_ char *inv = NULL, *hosts = NULL, *fstab = NULL, *hostname = NULL, *ntp = NULL, *lt = NULL,
-                            *tzpath = NULL;
-        char inst_uuid[37], dom0_uuid[37], date[64];
-        uuid_t u;
-        time_t now = time(NULL);
-        int r;
-
-        progress(in, STEP_CONFIGURE);
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, inst_uuid);
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, dom0_uuid);
-        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-        if (asprintf(&inv,
-                     "PRODUCT_VERSION='%s'\nBUILD_NUMBER='%s'\nINSTALLATION_UUID='%s'\nCONTROL_DOMAIN_UUID='%s'\n"
-                     "PRIMARY_DISK='%s'\nACTIVE_SLOT='a'\nSR_UUID='%s'\nSR_TYPE='%s'\nMANAGEMENT_INTERFACE='xenbr0'\n"
-                     "INSTALL_DATE='%s'\n",
-                     in->m.version, in->m.build, inst_uuid, dom0_uuid, in->disk_by_id, in->sr.sr_uuid,
-                     sr_type_to_string(cfg->sr_type), date) < 0)
-                return -ENOMEM;
-        if ((r = write_target(in, "/etc/xenhost/inventory", inv, 0644)) < 0)
+        const struct install_plan *p = in->plan;
+        int r = step_begin(in, INSTALL_STEP_CONFIGURE);
+        if (r < 0)
                 return r;
-
-        hostname = strdup(cfg->hostname ? cfg->hostname : "xenhost");
-        if (!hostname || asprintf(&hosts, "127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost\n",
-                                  hostname) < 0)
-                return -ENOMEM;
-        char *hn = NULL;
-        if (asprintf(&hn, "%s\n", hostname) < 0)
-                return -ENOMEM;
-        r = write_target(in, "/etc/hostname", hn, 0644);
-        free(hn);
-        if (r < 0 || (r = write_target(in, "/etc/hosts", hosts, 0644)) < 0)
-                return r;
-
-        /* Each slot's fstab names its own root, so either slot boots alone. */
-        {
-                _cleanup_free_ char *logs = NULL, *efi = NULL;
-                bool standard = part_path(in, part_specs[PART_LOGS].number, &logs) >= 0 && access(logs, F_OK) == 0;
-                size_t n;
-                FILE *f = open_memstream(&fstab, &n);
-                if (!f)
-                        return -ENOMEM;
-                fprintf(f, "# xenhost slot a\nPARTLABEL=xh-dom0-a / ext4 errors=remount-ro 0 1\n"
-                           "PARTLABEL=xh-esp /boot/efi vfat umask=0077,nofail 0 2\n");
-                if (standard)
-                        fprintf(f, "PARTLABEL=xh-logs /var/log ext4 defaults 0 2\n"
-                                   "PARTLABEL=xh-swap none swap sw,nofail 0 0\n");
-                if (cfg->sr_type == SR_EXT)
-                        fprintf(f, "/dev/%s/XSLocalEXT-%s /var/run/sr-mount/%s ext4 defaults,nofail 0 2\n",
-                                in->sr.sr_vg, in->sr.sr_uuid, in->sr.sr_uuid);
-                fclose(f);
-                if ((r = write_target(in, "/etc/fstab", fstab, 0644)) < 0)
-                        return r;
-                if (asprintf(&efi, "%s/boot/efi", in->target) < 0)
-                        return -ENOMEM;
-                if (mkdir(efi, 0755) < 0 && errno != EEXIST)
-                        return fail(in, "cannot create /boot/efi: %s", strerror(errno)), -errno;
-        }
-
-        if (cfg->has_admin_interface && (r = write_network(in)) < 0)
-                return r;
-
-        if (cfg->ntp_source == NTP_SOURCE_MANUAL && cfg->ntp_servers) {
-                FILE *f = open_memstream(&ntp, &(size_t){0});
-                fprintf(f, "[Time]\nNTP=");
-                for (char **s = cfg->ntp_servers; *s; s++)
-                        fprintf(f, "%s%s", s == cfg->ntp_servers ? "" : " ", *s);
-                fprintf(f, "\n");
-                fclose(f);
-                if ((r = write_target(in, "/etc/systemd/timesyncd.conf.d/xenhost.conf", ntp, 0644)) < 0)
+        for (size_t i = 0; i < p->n_files; i++) {
+                const struct plan_file *f = &p->files[i];
+                if (streq(f->path, "/etc/shadow")) {
+                        in->n_writes++;
+                        if ((r = set_root_password(in)) < 0)
+                                return r;
+                        continue;
+                }
+                if (!f->content && f->kind != PLAN_FILE_REMOVE)
+                        continue; /* made by a later step (boot, log) */
+                if (startswith(f->path, "/boot/efi/"))
+                        continue; /* the boot step writes the ESP */
+                if ((r = write_target(in, f)) < 0)
                         return r;
         }
-        if (cfg->timezone) {
-                if (asprintf(&lt, "%s/etc/localtime", in->target) < 0 ||
-                    asprintf(&tzpath, "/usr/share/zoneinfo/%s", cfg->timezone) < 0)
+        for (size_t i = 0; i < p->n_commands; i++) {
+                char **argv = p->commands[i].argv;
+                size_t n = 0;
+                while (argv[n])
+                        n++;
+                _cleanup_free_ const char **full = calloc(n + 3, sizeof(char *));
+                if (!full)
                         return -ENOMEM;
-                unlink(lt);
-                if (symlink(tzpath, lt) < 0)
-                        return fail(in, "cannot set the time zone: %s", strerror(errno)), -errno;
-                char *tz = NULL;
-                if (asprintf(&tz, "%s\n", cfg->timezone) < 0)
-                        return -ENOMEM;
-                r = write_target(in, "/etc/timezone", tz, 0644);
-                free(tz);
-                if (r < 0)
+                full[0] = "chroot";
+                full[1] = in->target;
+                for (size_t k = 0; k < n; k++)
+                        full[k + 2] = argv[k];
+                if ((r = run(in, p->commands[i].why, full)) < 0)
                         return r;
         }
-        if ((r = set_root_password(in)) < 0)
-                return r;
-        /* As on XenServer: root logs in over SSH with its password. */
-        if ((r = write_target(in, "/etc/ssh/sshd_config.d/xenhost.conf",
-                              "# xenhost: root logs in with the installed password, as on XenServer.\n"
-                              "PermitRootLogin yes\n", 0644)) < 0)
-                return r;
-        if (cfg->ssh_mode == SSH_MODE_OFF) {
-                _cleanup_free_ char *p = NULL;
-                if (asprintf(&p, "%s/etc/systemd/system/multi-user.target.wants/ssh.service", in->target) < 0)
-                        return -ENOMEM;
-                unlink(p);
-        }
+        _cleanup_free_ char *efi = NULL;
+        if ((r = target_path(in, "/boot/efi", &efi)) < 0 || (r = mkdir_p(efi, 0755)) < 0)
+                return fail(in, "cannot create /boot/efi: %s", strerror(-r)), r;
         return 0;
 }
 
-static int boot_files(struct install *in, struct slot_boot *ret) {
-        _cleanup_free_ char *boot = NULL;
-        struct dirent **names = NULL;
-        static char xen[256], kernel[256], initrd[256];
-        if (asprintf(&boot, "%s/boot", in->target) < 0)
-                return -ENOMEM;
-        int n = scandir(boot, &names, NULL, alphasort);
-        xen[0] = kernel[0] = initrd[0] = 0;
-        for (int i = 0; i < n; i++) {
-                const char *f = names[i]->d_name;
-                if (startswith(f, "xen-") && endswith(f, ".gz"))
-                        snprintf(xen, sizeof xen, "%s", f);
-                else if (startswith(f, "vmlinuz-"))
-                        snprintf(kernel, sizeof kernel, "%s", f);
-                else if (startswith(f, "initrd.img-"))
-                        snprintf(initrd, sizeof initrd, "%s", f);
-                free(names[i]);
-        }
-        free(names);
-        if (!xen[0] || !kernel[0] || !initrd[0])
-                return fail(in, "the host image lacks Xen, the dom0 kernel or its initrd in /boot"), -ENOENT;
-        *ret = (struct slot_boot){.slot = 'a', .fs_uuid = in->slot_fs_uuid, .version = in->m.version,
-                                  .xen = xen, .kernel = kernel, .initrd = initrd};
-        return 0;
-}
+/* ---- step 6: boot --------------------------------------------------------------------- */
 
 static int step_bootloader(struct install *in) {
-        _cleanup_free_ char *esp = NULL, *esp_dev = NULL, *cfgtext = NULL, *cfgpath = NULL, *env = NULL, *real = NULL,
-                            *partnum = NULL;
-        struct boot_options o = {.host_memory_bytes = in->env->memory_bytes ? in->env->memory_bytes : memory_bytes(),
-                                 .serial = in->env->serial, .serial_speed = 115200, .default_slot = 'a'};
-        struct slot_boot slot;
-        int r;
-
-        progress(in, STEP_BOOTLOADER);
-        if ((r = boot_files(in, &slot)) < 0)
+        const struct install_plan *p = in->plan;
+        _cleanup_free_ char *esp_dev = NULL, *why = NULL;
+        const char *files[] = {p->xen_file, p->kernel_file, p->initrd_file};
+        int r = step_begin(in, INSTALL_STEP_BOOTLOADER);
+        if (r < 0)
                 return r;
-        if ((r = part_path(in, part_specs[PART_ESP].number, &esp_dev)) < 0 ||
-            asprintf(&esp, "%s/boot/efi", in->target) < 0)
-                return r < 0 ? r : -ENOMEM;
-        if ((r = mount_at(in, "mounting the ESP", esp_dev, esp, "vfat", NULL)) < 0)
-                return r;
-        static const char *const binds[] = {"dev", "proc", "sys"};
-        for (size_t i = 0; i < ELEMENTSOF(binds); i++) {
-                _cleanup_free_ char *src = NULL, *dst = NULL;
-                if (asprintf(&src, "/%s", binds[i]) < 0 || asprintf(&dst, "%s/%s", in->target, binds[i]) < 0)
+        /* The entry loads what the image really has. */
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *b = NULL;
+                if (asprintf(&b, "%s/boot/%s", in->target, files[i]) < 0)
                         return -ENOMEM;
-                if ((r = mount_at(in, "preparing the chroot", src, dst, "none", "rbind")) < 0)
-                        return r;
+                if (access(b, R_OK) < 0)
+                        return fail(in, "the host image lacks /boot/%s", files[i]), -ENOENT;
         }
-        real = realpath(in->disk, NULL);
-        if (!real)
-                return fail(in, "cannot resolve %s", in->disk), -errno;
-        /* BIOS: core.img into xh-bios, modules and grub.cfg on the ESP. */
-        r = run(in, "grub-install for BIOS",
-                (const char *[]){"chroot", in->target, "grub-install", "--target=i386-pc", "--boot-directory=/boot/efi",
-                                 "--modules=part_gpt fat ext2", real, NULL});
-        if (r < 0)
+        if ((r = part_path(in, PART_ESP, &esp_dev)) < 0 || (r = target_path(in, "/boot/efi", &in->esp)) < 0)
                 return r;
-        /* UEFI: the removable path, which any firmware finds, and our own
-         * entry's path; the NVRAM entry is written below when booted in UEFI. */
-        r = run(in, "grub-install for UEFI (removable path)",
-                (const char *[]){"chroot", in->target, "grub-install", "--target=x86_64-efi", "--efi-directory=/boot/efi",
-                                 "--boot-directory=/boot/efi", "--removable", "--no-nvram", NULL});
-        if (r < 0)
+        if ((r = mount_at(in, "mounting the ESP", esp_dev, in->esp, "vfat", NULL)) < 0)
                 return r;
-        r = run(in, "grub-install for UEFI",
-                (const char *[]){"chroot", in->target, "grub-install", "--target=x86_64-efi", "--efi-directory=/boot/efi",
-                                 "--boot-directory=/boot/efi", "--bootloader-id=xenhost", "--no-nvram", NULL});
-        if (r < 0)
-                return r;
-        if ((r = grub_cfg_render(&o, &slot, 1, &cfgtext)) < 0)
-                return r;
-        if (asprintf(&cfgpath, "%s/grub/grub.cfg", esp) < 0 || asprintf(&env, "%s/grub/grubenv", esp) < 0)
-                return -ENOMEM;
-        r = write_file_atomic(cfgpath, cfgtext, strlen(cfgtext), 0644);
-        if (r < 0)
-                return fail(in, "cannot write grub.cfg: %s", strerror(-r)), r;
-        r = run(in, "writing grubenv", (const char *[]){"grub-editenv", env, "create", NULL});
-        if (r >= 0)
-                r = run(in, "writing grubenv", (const char *[]){"grub-editenv", env, "set", "saved_entry=slot-a",
-                                                                "xh_active_slot=a", NULL});
-        if (r < 0)
-                return r;
-        if (in->env->efi) {
-                if (asprintf(&partnum, "%u", part_specs[PART_ESP].number) < 0)
-                        return -ENOMEM;
-                r = run(in, "registering the UEFI boot entry",
-                        (const char *[]){"efibootmgr", "-q", "-c", "-d", real, "-p", partnum, "-L", "xenhost", "-l",
-                                         "\\EFI\\xenhost\\grubx64.efi", NULL});
-                if (r < 0)
-                        return r;
-        }
+        if ((r = boot_loader_install(in->target, in->disk_node, &why)) < 0 ||
+            (r = boot_config_write(in->esp, &p->boot, &p->boot_slot, 1, &why)) < 0 ||
+            (r = boot_set_default(in->esp, p->slot, 0, &why)) < 0)
+                return fail(in, "%s", why ?: strerror(-r)), r;
+        if (p->efi_entry && (r = boot_efi_register(in->disk_node, p->esp_partnum, "xenhost",
+                                                   "\\EFI\\xenhost\\grubx64.efi", &why)) < 0)
+                return fail(in, "%s", why ?: strerror(-r)), r;
         return 0;
 }
+
+/* ---- step 7: finish --------------------------------------------------------------------- */
 
 static int step_finish(struct install *in) {
         _cleanup_free_ char *dir = NULL, *dst = NULL;
-        progress(in, STEP_FINISH);
+        int r = step_begin(in, INSTALL_STEP_FINISH);
+        if (r < 0)
+                return r;
         if (in->env->log_path) {
                 if (asprintf(&dir, "%s/var/log/xenhost-installer", in->target) < 0 ||
                     asprintf(&dst, "%s/install.log", dir) < 0)
                         return -ENOMEM;
                 (void) mkdir(dir, 0750);
                 log_info("Install finished; the log is kept on the host as /var/log/xenhost-installer/install.log");
-                (void) run(in, "copying the install log", (const char *[]){"cp", in->env->log_path, dst, NULL});
+                (void) run(in, "copying the install log", (const char *[]) {"cp", in->env->log_path, dst, NULL});
         }
         unmount_all(in);
         sync();
-        printf("[100%%] xenhost %s is installed on %s\n", in->m.version, in->disk);
-        kmsg("XENHOST-PROGRESS step=7/7 name=done percent=100");
         return 0;
 }
 
-int install_run(const struct install_config *cfg, const struct install_env *env, char **ret_reason) {
-        struct install in = {.cfg = cfg, .env = env, .reason = ret_reason};
+int install_plan_apply(const struct install_plan *plan, const struct install_config *cfg,
+                       const struct install_env *env, const struct install_frontend *fe, enum install_step *ret_step,
+                       char **ret_reason) {
+        struct install in = {.plan = plan, .cfg = cfg, .env = env, .fe = fe, .reason = ret_reason};
         int r;
 
-        if (asprintf(&in.work, "%s", env->work_dir ? env->work_dir : "/run/xenhost-install") < 0)
+        if (plan->n_errors > 0)
+                return reason_set(ret_reason, "the plan has errors: %s", plan->errors[0]), -EINVAL;
+        if (asprintf(&in.work, "%s", env->work_dir ?: "/run/xenhost-install") < 0)
                 return -ENOMEM;
-        (void) mkdir(in.work, 0755);
+        (void) mkdir_p(in.work, 0755);
         /* Nothing is written before the checks and the image verification. */
         if ((r = step_checks(&in)) < 0 || (r = step_verify(&in)) < 0 || (r = step_partition(&in)) < 0 ||
-            (r = step_extract(&in)) < 0 || (r = run_scripts(&in, SCRIPT_STAGE_PACKAGES_INSTALLED, in.target)) < 0 ||
+            (r = step_slot(&in)) < 0 || (r = run_scripts(&in, SCRIPT_STAGE_PACKAGES_INSTALLED, in.target)) < 0 ||
             (r = step_configure(&in)) < 0 ||
             (r = run_scripts(&in, SCRIPT_STAGE_FILESYSTEM_POPULATED, in.target)) < 0 ||
             (r = step_bootloader(&in)) < 0 || (r = step_finish(&in)) < 0)
                 goto out;
+        in.step = INSTALL_STEP_FINISH;
+        report(&in, 1, 1);
 out:
         /* installation-complete hears how it went; its own failure is only
          * reported, the install's outcome stands. */
         if (in.script_paths) {
                 _cleanup_free_ char *saved = *ret_reason ? strdup(*ret_reason) : NULL;
                 if (run_scripts(&in, SCRIPT_STAGE_INSTALLATION_COMPLETE, r < 0 ? "1" : "0") < 0)
-                        log_warning("%s", *ret_reason ? *ret_reason : "the installation-complete script failed");
+                        log_warning("%s", *ret_reason ?: "the installation-complete script failed");
                 free(*ret_reason);
                 *ret_reason = TAKE_PTR(saved);
         }
         if (r < 0 && !*ret_reason)
                 fail(&in, "%s", strerror(-r));
-        if (r < 0) {
-                char line[512];
-                snprintf(line, sizeof line, "XENHOST-PROGRESS step=%u/%u name=%s failed", (unsigned) in.step + 1,
-                         _STEP_MAX, step_names[in.step]);
-                kmsg(line);
-        }
+        if (r < 0 && ret_step)
+                *ret_step = in.step;
         unmount_all(&in);
+        free(in.mounts);
         free(in.work);
         free(in.target);
-        free(in.disk);
-        free(in.disk_by_id);
-        free(in.image);
-        free(in.manifest);
-        free(in.slot_fs_uuid);
+        free(in.esp);
+        free(in.disk_node);
         for (size_t i = 0; in.script_paths && i < cfg->n_scripts; i++)
                 free(in.script_paths[i]);
         free(in.script_paths);
         manifest_done(&in.m);
         return r;
+}
+
+int install_run(const struct install_config *cfg, const struct install_env *env, const struct install_frontend *fe,
+                char **ret_reason) {
+        _cleanup_(install_facts_freep) struct install_facts *facts = NULL;
+        _cleanup_(install_plan_freep) struct install_plan *plan = NULL;
+        int r;
+
+        r = install_facts_probe(cfg, env, &facts, ret_reason);
+        if (r < 0)
+                return r;
+        r = install_plan_compute(cfg, facts, &plan);
+        if (r < 0)
+                return r;
+        for (char **w = plan->warnings; w && *w; w++) {
+                log_warning("%s", *w);
+                if (fe && fe->warning)
+                        fe->warning(*w, fe->userdata);
+        }
+        for (char **e = plan->errors; e && *e; e++) {
+                _cleanup_free_ char *line = NULL;
+                log_error("%s", *e);
+                if (fe && fe->warning && asprintf(&line, "error: %s", *e) >= 0)
+                        fe->warning(line, fe->userdata);
+        }
+        if (plan->n_errors > 0)
+                return reason_set(ret_reason, "%s", plan->errors[0]), -EINVAL;
+
+        /* Outside the installer environment (a developer's or a test's
+         * machine) only loop devices are ever written. */
+        if (!install_in_installer_environment())
+                for (size_t i = 0; i < plan->n_disks; i++)
+                        if (!is_loop_device(plan->disks[i].path))
+                                return reason_set(ret_reason, "this is not the xenhost installer environment, and %s "
+                                                  "is not a loop device: refusing to write it",
+                                                  plan->disks[i].path), -EPERM;
+
+        r = fe && fe->confirm ? fe->confirm(plan, fe->userdata) : 1;
+        if (r < 0)
+                return reason_set(ret_reason, "cannot ask for consent: %s", strerror(-r)), r;
+        if (r == 0)
+                return reason_set(ret_reason, "the operator did not agree to erase the disks: nothing was written"),
+                       -ECANCELED;
+        return install_plan_apply(plan, cfg, env, fe, NULL, ret_reason);
 }

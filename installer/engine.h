@@ -1,12 +1,16 @@
-/* The install engine: turns a struct install_config (from an answer file or
- * the TUI) into an installed host. Ordered, logged steps; every check and
- * the image verification come before the first write to a disk. */
+/* The install engine: one engine for every front end (answer file, TUI,
+ * PXE). It probes the machine, computes the plan (plan.h), asks the front
+ * end for consent, and carries the plan out in ordered steps through the
+ * modules' own writers: the partitioner, the image module's slot writer,
+ * hypervisor/'s boot writer. It prints nothing itself: the front end hears
+ * of progress, warnings and questions through callbacks. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
+#include "plan.h"
 
 struct install_env {
         const char *media_root;  /* mounted install media, or NULL */
@@ -17,13 +21,67 @@ struct install_env {
         const char *work_dir;    /* mount points live here (default /run/xenhost-install) */
         bool serial;             /* the install runs on the serial console */
         bool efi;                /* booted in UEFI mode */
+        bool probe_all_disks;    /* list every disk of the machine, not only the named ones */
         uint64_t memory_bytes;   /* host memory; 0: from /proc/meminfo */
 };
 
-/* Runs the install. On failure returns < 0 and *RET_REASON names the step
- * and what went wrong, in one line. */
-int install_run(const struct install_config *cfg, const struct install_env *env, char **ret_reason);
+enum install_step {
+        INSTALL_STEP_CHECKS,
+        INSTALL_STEP_VERIFY,
+        INSTALL_STEP_PARTITION,
+        INSTALL_STEP_SLOT,
+        INSTALL_STEP_CONFIGURE,
+        INSTALL_STEP_BOOTLOADER,
+        INSTALL_STEP_FINISH,
+        _INSTALL_STEP_MAX,
+};
+
+const char *install_step_to_string(enum install_step s);  /* "partition" */
+const char *install_step_title(enum install_step s);      /* "Partitioning the disk, ..." */
+
+struct install_progress {
+        enum install_step step;
+        unsigned percent;        /* of the whole install */
+        uint64_t done, total;    /* bytes within the step, when it counts bytes (else 0, 0) */
+};
+
+/* How the engine reaches the operator. Every callback may be NULL. */
+struct install_frontend {
+        /* Consent to erase: called once with the plan (its disks say what is
+         * on them and what is erased), after planning and before the first
+         * write. Returns > 0 to go on, 0 to stop with nothing written. */
+        int (*confirm)(const struct install_plan *plan, void *userdata);
+        /* A step starts, or a step that counts bytes moved on. */
+        void (*progress)(const struct install_progress *p, void *userdata);
+        /* A line the operator should read (a setting without effect, a
+         * compact layout, an SR about to be erased). */
+        void (*warning)(const char *line, void *userdata);
+        void *userdata;
+};
+
+/* Probes the machine. Reads only. */
+int install_facts_probe(const struct install_config *cfg, const struct install_env *env,
+                        struct install_facts **ret, char **ret_reason);
+
+/* Carries out PLAN (which has no errors) for CFG (the root password and the
+ * scripts come from it). Consent must have been given: this writes. On
+ * failure returns < 0 and *RET_REASON names the step and what went wrong, in
+ * one line; *RET_STEP says which step failed. */
+int install_plan_apply(const struct install_plan *plan, const struct install_config *cfg,
+                       const struct install_env *env, const struct install_frontend *fe, enum install_step *ret_step,
+                       char **ret_reason);
+
+/* Probe, plan, warnings, consent, apply: the whole install. Refuses a plan
+ * with errors (every error line is passed to the warning callback, prefixed
+ * "error: ", and the first is the reason) and a missing consent (-ECANCELED)
+ * before anything is written. */
+int install_run(const struct install_config *cfg, const struct install_env *env, const struct install_frontend *fe,
+                char **ret_reason);
 
 /* The disk the config names, as a device path: "sda" -> /dev/sda,
  * "disk/by-id/x" -> /dev/disk/by-id/x, absolute paths as they are. */
 int install_disk_path(const char *name, char **ret);
+
+/* Whether this process runs in the xenhost installer environment (the
+ * installer initrd). Outside it, xenhost-install only writes loop devices. */
+bool install_in_installer_environment(void);

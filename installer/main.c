@@ -1,13 +1,17 @@
 /* xenhost-install: the installer's command line. With an answer file it
  * installs unattended; it also checks answer files offline. */
+#include <fcntl.h>
 #include <getopt.h>
 
 #include "answerfile.h"
 #include "config.h"
 #include "engine.h"
 #include "fetch.h"
+#include "fileio.h"
+#include "format.h"
 #include "log.h"
 #include "macro.h"
+#include "plan.h"
 
 static const char *arg_check;
 static const char *arg_answerfile;
@@ -18,6 +22,9 @@ static const char *arg_keyring;
 static const char *arg_log = "/var/log/xenhost-install.log";
 static bool arg_serial;
 static bool arg_generator;
+static bool arg_json;
+static const char *arg_facts;
+static const char *arg_work_dir;
 
 static void help(void) {
         printf("Usage: xenhost-install --answerfile FILE|URL [--media DIR] [--serial]\n"
@@ -26,6 +33,7 @@ static void help(void) {
                "\n"
                "The xenhost installer: installs unattended from a XenServer-style answer file\n"
                "(DESIGN.md section 5). The interactive installer (TUI) is not built yet.\n"
+               "Outside the installer environment it writes nothing but loop devices.\n"
                "An answer file is a local file, file://PATH, an absolute path looked up on\n"
                "the install media (" FETCH_MEDIA_ROOT_DEFAULT ") and then on the root file\n"
                "system, or an http://, https://, ftp://, tftp:// or nfs://SERVER/PATH URL.\n"
@@ -35,14 +43,23 @@ static void help(void) {
                "                           summary and exits 0, or prints one line per problem\n"
                "                           (FILE:LINE: what is wrong) on stderr and exits 1\n"
                "  --answerfile FILE|URL    install unattended as the answer file says\n"
+               "                           (@FILE: the location is the first line of FILE)\n"
                "  --answerfile-generator FILE|URL\n"
                "                           run this script; what it prints is the answer file\n"
                "  --media DIR              the mounted install media (host image, answer file paths)\n"
                "  --image IMG              install this host image instead of the media's\n"
                "  --keyring FILE           require the image manifest to be signed by a key in FILE\n"
                "  --serial                 the install runs on the serial console: so will the host\n"
-               "  --dry-run                print what the answer file asks for (passwords and\n"
-               "                           URL credentials redacted) and stop\n"
+               "  --dry-run                print the install plan (disks erased and what they\n"
+               "                           hold, layout, every file written on the host, boot\n"
+               "                           entries, what became of every setting) and stop;\n"
+               "                           exits 1 when the plan has errors. No secret is shown\n"
+               "  --json                   with --dry-run: the plan as JSON, with the probed facts\n"
+               "  --facts FILE             with --dry-run: plan for the machine described in FILE\n"
+               "                           (the JSON of an earlier --dry-run --json) instead of\n"
+               "                           probing this one\n"
+               "  --work-dir DIR           where the new slot is mounted while installing\n"
+               "                           (default /run/xenhost-install)\n"
                "  --log-file FILE          append a full log to FILE (installs: default\n"
                "                           /var/log/xenhost-install.log, copied onto the host)\n"
                "  -v, --verbose            debug output\n"
@@ -50,7 +67,7 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL, ARG_GENERATOR };
+        enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL, ARG_GENERATOR, ARG_JSON, ARG_FACTS, ARG_WORK_DIR };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"verbose", no_argument, NULL, 'v'},
@@ -63,6 +80,9 @@ static int parse_argv(int argc, char **argv) {
                 {"keyring", required_argument, NULL, ARG_KEYRING},
                 {"serial", no_argument, NULL, ARG_SERIAL},
                 {"answerfile-generator", required_argument, NULL, ARG_GENERATOR},
+                {"json", no_argument, NULL, ARG_JSON},
+                {"facts", required_argument, NULL, ARG_FACTS},
+                {"work-dir", required_argument, NULL, ARG_WORK_DIR},
                 {},
         };
         int c, r;
@@ -106,6 +126,15 @@ static int parse_argv(int argc, char **argv) {
                         arg_answerfile = optarg;
                         arg_generator = true;
                         break;
+                case ARG_JSON:
+                        arg_json = true;
+                        break;
+                case ARG_FACTS:
+                        arg_facts = optarg;
+                        break;
+                case ARG_WORK_DIR:
+                        arg_work_dir = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -115,6 +144,8 @@ static int parse_argv(int argc, char **argv) {
         if (arg_check && (arg_answerfile || arg_dry_run))
                 return log_error_errno(-EINVAL, "--check-answerfile stands alone; use --dry-run --answerfile "
                                                 "FILE to see the parsed answer file");
+        if ((arg_json || arg_facts) && !arg_dry_run)
+                return log_error_errno(-EINVAL, "--json and --facts go with --dry-run");
         if (!arg_check && !arg_answerfile)
                 return log_error_errno(-EINVAL, "Nothing to do: the interactive installer is not available yet; "
                                                 "use --check-answerfile FILE or --dry-run --answerfile FILE");
@@ -134,10 +165,19 @@ static void print_lines(char **lines) {
  * as answerfile= takes it: a URL, or an absolute path on the media. */
 static int load(const char *location, struct install_config **ret) {
         struct answerfile_problems problems = {};
-        _cleanup_free_ char *p = NULL, *text = NULL, *reason = NULL;
+        _cleanup_free_ char *p = NULL, *text = NULL, *reason = NULL, *from_file = NULL;
         size_t len = 0;
         int r;
 
+        /* @FILE: the location is in FILE, so that a URL with credentials
+         * need not be on the command line, where every process sees it. */
+        if (location[0] == '@') {
+                r = read_full_file(location + 1, &from_file, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read the answer file's location from %s: %m", location + 1);
+                from_file[strcspn(from_file, "\r\n")] = 0;
+                location = from_file;
+        }
         r = url_redact(location, &p);
         if (r < 0)
                 return log_oom();
@@ -157,6 +197,8 @@ static int load(const char *location, struct install_config **ret) {
                         return r;
                 }
                 r = answerfile_parse_memory(p, text, len, &problems, ret);
+                /* The text may hold the root password in clear. */
+                explicit_bzero(text, len);
         }
         print_lines(problems.warnings);
         print_lines(problems.errors);
@@ -188,6 +230,72 @@ static void print_summary(const char *path, const struct install_config *c) {
         }
 }
 
+/* ---- the answer-file front end ------------------------------------------ */
+
+static void kmsg(const char *line) {
+        int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                dprintf(fd, "%s\n", line);
+                close(fd);
+        }
+}
+
+/* Each step once on the console, with its percentage, and as a
+ * machine-readable XENHOST-PROGRESS line on the kernel log, which reaches
+ * the serial line for fleets watching it. Byte counts within a step are
+ * shown on a terminal only. */
+static void on_progress(const struct install_progress *p, void *userdata) {
+        static int last_step = -1;
+        (void) userdata;
+        if ((int) p->step == last_step) {
+                if (p->total && isatty(STDOUT_FILENO)) {
+                        char a[32], b[32];
+                        printf("\r[%3u%%]   %s of %s", p->percent, format_iec(a, sizeof a, p->done),
+                               format_iec(b, sizeof b, p->total));
+                        fflush(stdout);
+                }
+                return;
+        }
+        if (last_step >= 0 && isatty(STDOUT_FILENO))
+                printf("\n");
+        last_step = (int) p->step;
+        char line[256];
+        printf("[%3u%%] %s\n", p->percent, install_step_title(p->step));
+        fflush(stdout);
+        snprintf(line, sizeof line, "XENHOST-PROGRESS step=%u/%u name=%s percent=%u", (unsigned) p->step + 1,
+                 _INSTALL_STEP_MAX, install_step_to_string(p->step), p->percent);
+        kmsg(line);
+}
+
+static void on_warning(const char *line, void *userdata) {
+        (void) userdata;
+        fprintf(stderr, "%s%s\n", startswith(line, "error: ") ? "" : "warning: ", line);
+}
+
+/* The answer file naming the disks is the consent to erase them; with
+ * <ui-confirmation-prompt> the operator confirms on the console anyway. */
+static int on_confirm(const struct install_plan *plan, void *userdata) {
+        const struct install_config *c = userdata;
+        char s[32], answer[16] = "";
+        if (!c->confirm_before_writing)
+                return 1;
+        _cleanup_fclose_ FILE *tty = fopen("/dev/tty", "r+e");
+        FILE *in = tty ?: stdin, *out = tty ?: stdout;
+        fprintf(out, "\nThe install erases:\n");
+        for (size_t i = 0; i < plan->n_disks; i++) {
+                const struct plan_disk *d = &plan->disks[i];
+                fprintf(out, "  %s  %s  %s%s%s\n    holds: %s%s\n", d->path, format_si(s, sizeof s, d->size_bytes),
+                        d->model ?: "", d->serial ? "  serial " : "", d->serial ?: "", d->holds,
+                        d->keep_sr ? " (its SR is kept)" : "");
+        }
+        fprintf(out, "Type 'yes' to install, anything else to stop: ");
+        fflush(out);
+        if (!fgets(answer, sizeof answer, in))
+                return 0;
+        answer[strcspn(answer, "\n")] = 0;
+        return streq(answer, "yes");
+}
+
 static int install(const struct install_config *c) {
         _cleanup_free_ char *reason = NULL;
         struct install_env env = {
@@ -195,22 +303,64 @@ static int install(const struct install_config *c) {
                 .image = arg_image,
                 .keyring = arg_keyring,
                 .log_path = arg_log,
+                .work_dir = arg_work_dir,
                 .serial = arg_serial,
                 .efi = access("/sys/firmware/efi", F_OK) == 0,
         };
+        struct install_frontend fe = {.confirm = on_confirm, .progress = on_progress, .warning = on_warning,
+                                      .userdata = (void *) c};
         int r;
 
         /* Every install keeps a full log; it ends up on the host. */
         r = log_open_file(arg_log);
         if (r < 0)
                 log_warning_errno(r, "Cannot open the log file %s: %m", arg_log);
+        /* The engine's own lines go to the log; the console gets the
+         * front end's progress and warnings. */
+        if (log_get_max_level() > LOG_LEVEL_DEBUG)
+                log_set_max_level(LOG_LEVEL_ERROR);
         log_info("xenhost installer: %s install, %s boot%s", install_mode_to_string(c->mode), env.efi ? "UEFI" : "BIOS",
                  env.serial ? ", serial console" : "");
-        r = install_run(c, &env, &reason);
-        if (r < 0)
-                return log_error_errno(r, "Installation failed: %s (full log: %s)", reason ? reason : "unknown error",
-                                       arg_log);
+        r = install_run(c, &env, &fe, &reason);
+        if (r < 0) {
+                kmsg("XENHOST-PROGRESS failed");
+                return log_error_errno(r, "Installation failed: %s (full log: %s)", reason ?: "unknown error", arg_log);
+        }
+        printf("[100%%] xenhost is installed\n");
+        kmsg("XENHOST-PROGRESS step=7/7 name=done percent=100");
         return 0;
+}
+
+/* --dry-run: the plan, for this machine (probed, reading only) or for the
+ * one --facts describes. */
+static int dry_run(const struct install_config *c) {
+        _cleanup_(install_facts_freep) struct install_facts *facts = NULL;
+        _cleanup_(install_plan_freep) struct install_plan *plan = NULL;
+        _cleanup_free_ char *reason = NULL, *text = NULL;
+        int r;
+
+        if (arg_facts) {
+                r = read_full_file(arg_facts, &text, NULL);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot read the facts %s: %m", arg_facts);
+                r = install_facts_from_json(text, &facts, &reason);
+                if (r < 0)
+                        return log_error_errno(r, "%s: %s", arg_facts, reason ?: "bad facts");
+        } else {
+                struct install_env env = {.media_root = arg_media, .image = arg_image, .serial = arg_serial,
+                                          .efi = access("/sys/firmware/efi", F_OK) == 0,
+                                          .probe_all_disks = install_in_installer_environment()};
+                r = install_facts_probe(c, &env, &facts, &reason);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot probe this machine: %s", reason ?: strerror(-r));
+        }
+        r = install_plan_compute(c, facts, &plan);
+        if (r < 0)
+                return log_oom();
+        r = arg_json ? install_plan_print_json(plan, facts, stdout) : install_plan_print(plan, stdout);
+        if (r < 0)
+                return log_error_errno(r, "Cannot print the plan: %m");
+        return plan->n_errors > 0 ? -EINVAL : 0;
 }
 
 static int run(void) {
@@ -231,13 +381,7 @@ static int run(void) {
         r = load(arg_answerfile, &c);
         if (r < 0)
                 return r;
-        if (!arg_dry_run)
-                return install(c);
-        log_info("Dry run: nothing is written.");
-        r = install_config_print(c, stdout);
-        if (r < 0)
-                return log_error_errno(r, "Cannot print the configuration: %m");
-        return 0;
+        return arg_dry_run ? dry_run(c) : install(c);
 }
 
 int main(int argc, char **argv) {

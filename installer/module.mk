@@ -1,7 +1,7 @@
-INSTALLER_SRCS := installer/config.c installer/answerfile.c installer/engine.c installer/fetch.c
+INSTALLER_SRCS := installer/config.c installer/answerfile.c installer/plan.c installer/plan-print.c installer/probe.c installer/engine.c installer/fetch.c
 INSTALLER_OBJS := $(INSTALLER_SRCS:%.c=$(O)/%.o)
 INSTALLER_LIB := $(O)/libinstaller.a
-INSTALLER_LDLIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl)
+INSTALLER_LDLIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl json-c uuid)
 DEPS += $(INSTALLER_OBJS:.o=.d) $(O)/installer/main.d
 $(INSTALLER_OBJS) $(O)/installer/main.o: MOD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libxml-2.0 libcurl)
 

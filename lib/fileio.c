@@ -32,8 +32,15 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
-        if (fchmod(fd, mode) < 0 || (r = write_all(fd, data, len)) < 0 || fsync(fd) < 0) {
-                r = r < 0 ? r : negative_errno();
+        if (fchmod(fd, mode) < 0) {
+                r = negative_errno();
+                goto fail;
+        }
+        r = write_all(fd, data, len);
+        if (r < 0)
+                goto fail;
+        if (fsync(fd) < 0) {
+                r = negative_errno();
                 goto fail;
         }
         if (rename(tmp, path) < 0) {

@@ -506,6 +506,8 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
                         reason_set(ret_reason, "cannot erase old signatures on %s: %s", pnode, strerror(-r));
                         goto out;
                 }
+                if (o->fill_later & (1u << pp->spec->role))
+                        continue;
                 if (pp->spec->fs != FS_NONE)
                         log_info("Creating %s on %s (%s)", fs_kind_to_string(pp->spec->fs), pnode, pp->spec->name);
                 r = make_filesystem(pp, pnode, o, &res, ret_reason);

@@ -11,6 +11,9 @@ struct apply_options {
         bool keep_sr;         /* keep the existing SR partition byte for byte */
         enum sr_type sr_type;
         const char *sr_uuid;  /* NULL: a new random one */
+        unsigned fill_later;  /* bit (1 << enum part_role): partitions the caller fills
+                               * itself (a slot the image is written into): their old
+                               * signatures are erased, no file system is made */
 };
 
 struct apply_result {

@@ -18,6 +18,9 @@ trap t_cleanup EXIT
 ok() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - $*"; }
 not_ok() { T_NUM=$((T_NUM + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok $T_NUM - $*"; }
 
+# skip DESCRIPTION REASON: a check that cannot run here; counted as skipped, not passed.
+skip() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - $1 # SKIP $2"; }
+
 # check DESCRIPTION COMMAND...: passes when COMMAND exits 0.
 check() {
         local desc=$1; shift

@@ -17,7 +17,7 @@ in_ns() { ip netns exec "$NS" "$@"; }
 
 check "the media are built" media_ensure_iso
 
-answerfile() { # SRTYPE PROTO
+answerfile() { # SRTYPE PROTO [MODE]
         local net
         if [ "$2" = static ]; then
                 net="<admin-interface hwaddr=\"$MAC\" proto=\"static\"><ipaddr>10.0.2.20</ipaddr><subnet>255.255.255.0</subnet><gateway>10.0.2.2</gateway></admin-interface>
@@ -27,7 +27,7 @@ answerfile() { # SRTYPE PROTO
         fi
         cat <<XML
 <?xml version="1.0"?>
-<installation mode="fresh" srtype="$1">
+<installation mode="${3:-fresh}" srtype="$1">
   <primary-disk guest-storage="yes">vda</primary-disk>
   <keymap>us</keymap>
   <root-password type="plaintext">$PW</root-password>
@@ -92,6 +92,25 @@ INIT
 }
 make_guest_initramfs
 
+# Answer files over HTTP from a server in the test's namespace (the guest
+# sees it as 10.0.2.2), as operators use XenServer's media.
+WWW=$T_DIR/www HTTP_PORT=8088
+mkdir -p "$WWW"
+in_ns python3 -m http.server "$HTTP_PORT" --bind 127.0.0.1 --directory "$WWW" >"$T_DIR/http.log" 2>&1 &
+# The plain ISO's unattended entry, its answerfile= pointing at URL
+# (QEMU starts the ISO's own kernel and initrd with that command line; the
+# ISO is the install media).
+iso_unattended_cmdline() { # URL [EXTRA...]
+        local url=$1; shift
+        [ -f "$T_DIR/iso-grub.cfg" ] || xorriso -osirrox on -indev "$XB_ISO" -extract /boot/grub/grub.cfg \
+                "$T_DIR/iso-grub.cfg" >/dev/null 2>&1
+        sed -n 's|^ *linux /boot/vmlinuz \(.*\)answerfile=/answerfile.xml.*|\1|p' "$T_DIR/iso-grub.cfg" | head -1 |
+                tr -d '\n'
+        echo "answerfile=$url $*"
+}
+xorriso -osirrox on -indev "$XB_ISO" -extract /boot/vmlinuz "$T_DIR/iso-vmlinuz" -extract /boot/initrd.img \
+        "$T_DIR/iso-initrd.img" >/dev/null 2>&1
+
 install_and_boot() { # NAME FIRMWARE SRTYPE PROTO PORT
         local name=$1 fw=$2 sr=$3 proto=$4 port=$5 t pid log disk=$T_DIR/$1.disk
         # XH_E2E_ONLY=PATTERN runs only the matching cases (for working on one).
@@ -99,13 +118,22 @@ install_and_boot() { # NAME FIRMWARE SRTYPE PROTO PORT
         GUEST_IP=
         answerfile "$sr" "$proto" >"$T_DIR/$name.xml"
         check "$name: the answer file checks clean" "$XH_TOP/build/bin/xenhost-install" --check-answerfile "$T_DIR/$name.xml"
-        "$XB" iso --out "$XB_OUT" --answerfile "$T_DIR/$name.xml" --iso "$T_DIR/$name.iso" >"$T_DIR/$name.build" 2>&1 ||
-                { not_ok "$name: media with the answer file"; tail -5 "$T_DIR/$name.build"; return; }
         rm -f "$disk"
         truncate -s 50G "$disk"
         log=$T_DIR/$name.install.serial
-        pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
-                -cdrom "$T_DIR/$name.iso" -boot order=dc)
+        if [ "${6:-}" = url ]; then
+                # The plain ISO, its unattended entry's answer file on the
+                # test's HTTP server: the installer brings the network up.
+                cp "$T_DIR/$name.xml" "$WWW/$name.xml"
+                pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+                        -cdrom "$XB_ISO" -kernel "$T_DIR/iso-vmlinuz" -initrd "$T_DIR/iso-initrd.img" \
+                        -append "$(iso_unattended_cmdline "http://10.0.2.2:$HTTP_PORT/$name.xml")")
+        else
+                "$XB" iso --out "$XB_OUT" --answerfile "$T_DIR/$name.xml" --iso "$T_DIR/$name.iso" >"$T_DIR/$name.build" 2>&1 ||
+                        { not_ok "$name: media with the answer file"; tail -5 "$T_DIR/$name.build"; return; }
+                pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+                        -cdrom "$T_DIR/$name.iso" -boot order=dc)
+        fi
         t0=$SECONDS
         if wait_exit "$pid" 900 "$log" && grep -aq 'installation complete, rebooting' "$log"; then
                 # The installer's own run, from the kernel's clock: its start
@@ -161,12 +189,74 @@ install_and_boot() { # NAME FIRMWARE SRTYPE PROTO PORT
                 not_ok "$name: a PV guest starts and reaches its console"
                 ssh_host "$port" 'xl list; ls -l /var/log/xen/console; tail -5 /var/log/xen/console/guest-tiny.log' 2>&1 | sed 's/^/#   /'
         fi
+        [ "${6:-}" = url ] && check "$name: the installer fetched its answer file over the network it brought up" \
+                grep -aq "network: .* 10.0.2.15/24" "$T_DIR/$name.install.serial"
+        [ -n "${7:-}" ] && "$7" "$name" "$port"
+        ssh_host "$port" poweroff >/dev/null 2>&1
+        wait_exit "$pid" 120 || true
+        [ -n "${7:-}" ] || rm -f "$disk"
+}
+
+# A reinstall keeps the SR: a volume made in it on the installed host is
+# there, with its bytes, after a reinstall with mode="reinstall"; a reinstall
+# that fails half-way (a step made to fail on purpose) is simply run again.
+KEEP_SUM=
+make_sr_volume() { # NAME PORT: a volume with random bytes in the host's SR
+        KEEP_SUM=$(ssh_host "$2" '. /etc/xenhost/inventory; vg=VG_XenStorage-$SR_UUID;
+                lvcreate -q -y -L 16M -n xh-keep "$vg" >/dev/null && head -c 8M /dev/urandom >/root/keep &&
+                dd if=/root/keep of="/dev/$vg/xh-keep" bs=1M conv=fsync status=none && sync &&
+                echo "$SR_UUID $(sha256sum </root/keep | cut -d" " -f1)"' 2>/dev/null)
+        check "$1: a volume with 8 MiB of random bytes is made in the SR" test -n "$KEEP_SUM"
+}
+reinstall_keeps_sr() { # NAME FIRMWARE PORT: reinstall over the disk of NAME
+        local name=$1 fw=$2 port=$3 disk=$T_DIR/$1.disk log pid t
+        [[ "$name-reinstall" == ${XH_E2E_ONLY:-*} ]] || [[ "$name" == ${XH_E2E_ONLY:-*} ]] || return 0
+        [ -f "$disk" ] && [ -n "$KEEP_SUM" ] || { not_ok "$name-reinstall: an installed disk with a volume in its SR"; return; }
+        answerfile lvm dhcp reinstall >"$WWW/$name-reinstall.xml"
+        log=$T_DIR/$name-reinstall-fail.serial
+        pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+                -cdrom "$XB_ISO" -kernel "$T_DIR/iso-vmlinuz" -initrd "$T_DIR/iso-initrd.img" \
+                -append "$(iso_unattended_cmdline "http://10.0.2.2:$HTTP_PORT/$name-reinstall.xml" xenhost.test.fail_step=write-slot)")
+        if wait_serial "$log" 'INSTALLATION FAILED' 600 >/dev/null; then
+                ok "$name-reinstall: a reinstall failing at write-slot stops"
+                check "$name-reinstall: the failure names the step and the log" \
+                        grep -aq 'Installation failed: step write-slot: .*full log: /run/xenhost-install/install.log' "$log"
+        else
+                not_ok "$name-reinstall: a reinstall failing at write-slot stops"
+                tail -c 1500 "$log" | sed 's/^/#   /'
+        fi
+        kill "$pid" 2>/dev/null
+        wait_exit "$pid" 30 || true
+
+        log=$T_DIR/$name-reinstall.serial
+        pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+                -cdrom "$XB_ISO" -kernel "$T_DIR/iso-vmlinuz" -initrd "$T_DIR/iso-initrd.img" \
+                -append "$(iso_unattended_cmdline "http://10.0.2.2:$HTTP_PORT/$name-reinstall.xml")")
+        if wait_exit "$pid" 900 "$log" && grep -aq 'installation complete, rebooting' "$log"; then
+                ok "$name-reinstall: the same reinstall run again finishes"
+        else
+                not_ok "$name-reinstall: the same reinstall run again finishes"
+                grep -a 'XENHOST-PROGRESS\|FAILED\|xenhost-install:' "$log" | tail -10 | sed 's/^/#   /'
+                return
+        fi
+        log=$T_DIR/$name-reinstall.boot.serial
+        pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe")
+        if t=$(wait_serial "$log" 'XENHOST-HEALTH:' 400) && grep -aq 'XENHOST-HEALTH: OK' "$log"; then
+                ok "$name-reinstall: the reinstalled host passes its health check ($t s)"
+        else
+                not_ok "$name-reinstall: the reinstalled host passes its health check"
+                tail -c 2000 "$log" | sed 's/^/#   /'
+                kill "$pid"; return
+        fi
+        check_eq "$name-reinstall: the SR's volume and its bytes are there" "$KEEP_SUM" \
+                "$(ssh_host "$port" '. /etc/xenhost/inventory; echo "$SR_UUID $(head -c 8M "/dev/VG_XenStorage-$SR_UUID/xh-keep" | sha256sum | cut -d" " -f1)"' 2>/dev/null)"
         ssh_host "$port" poweroff >/dev/null 2>&1
         wait_exit "$pid" 120 || true
         rm -f "$disk"
 }
 
-install_and_boot bios-lvm-dhcp bios lvm dhcp 10022
+install_and_boot bios-lvm-dhcp bios lvm dhcp 10022 url make_sr_volume
+reinstall_keeps_sr bios-lvm-dhcp bios 10022
 install_and_boot uefi-lvm-dhcp uefi lvm dhcp 10023
 install_and_boot bios-ext-static bios ext static 10024
 

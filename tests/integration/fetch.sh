@@ -52,12 +52,13 @@ U=http://127.0.0.1:$PORT
 # http: a good file, as --check-answerfile and as --dry-run.
 check "http: a good answer file is valid" $I --check-answerfile "$U/good.xml"
 check_eq "http: the summary names the URL" \
-        "$U/good.xml: valid: fresh install onto sda (SR lvm), management on eth0 (static), source url" \
+        "$U/good.xml: valid: fresh install onto sda (SR lvm), management on eth0 (static), source local" \
         "$($I --check-answerfile "$U/good.xml" 2>/dev/null)"
 check_eq "http: nothing on stderr" "" "$($I --check-answerfile "$U/good.xml" 2>&1 >/dev/null)"
-out=$($I --dry-run --answerfile "$U/good.xml" 2>&1)
+out=$($I --dry-run --facts "$XH_TOP/tests/data/facts/vm.json" --answerfile "$U/good.xml" 2>&1)
 check_eq "http: --dry-run exit code" 0 "$?"
-check_eq "http: --dry-run shows the mode" "mode: fresh" "$(printf '%s\n' "$out" | grep '^mode:')"
+check_eq "http: --dry-run prints the plan" "Install plan: fresh install of xenhost 0.2.0 (build 20261126, ext4.zst image)" \
+        "$(printf '%s\n' "$out" | head -1)"
 
 # 404: one line, exit 1, and at once (a missing file does not come back by waiting).
 start=$(now_ms)
@@ -82,7 +83,7 @@ check_eq "http: over 1 MiB: one line" "xenhost-install: cannot fetch $U/big.xml:
 C=http://admin:s3cr3t@127.0.0.1:$PORT
 out=$($I --check-answerfile "$C/good.xml" 2>&1)
 check_eq "credentials: the summary is redacted" \
-        "http://***@127.0.0.1:$PORT/good.xml: valid: fresh install onto sda (SR lvm), management on eth0 (static), source url" \
+        "http://***@127.0.0.1:$PORT/good.xml: valid: fresh install onto sda (SR lvm), management on eth0 (static), source local" \
         "$out"
 err=$($I -v --log-file "$T_DIR/cred.log" --check-answerfile "$C/missing-too.xml" 2>&1 >/dev/null)
 check_eq "credentials: the reason is redacted" \
@@ -163,7 +164,7 @@ if command -v in.tftpd >/dev/null; then
         sleep 0.5
         T=tftp://127.0.0.1:$TPORT
         check_eq "tftp: a good answer file is valid" \
-                "$T/good.xml: valid: fresh install onto sda (SR lvm), management on eth0 (static), source url" \
+                "$T/good.xml: valid: fresh install onto sda (SR lvm), management on eth0 (static), source local" \
                 "$(XENHOST_FETCH_TIMEOUT=5 $I --check-answerfile "$T/good.xml" 2>&1)"
         err=$(XENHOST_FETCH_TIMEOUT=5 $I --check-answerfile "$T/missing.xml" 2>&1 >/dev/null)
         check_eq "tftp: a missing file: exit code 1" 1 "$?"

@@ -2,6 +2,7 @@
  * spellings XenServer still accepts, every kind of bad input with its
  * FILE:LINE message, warnings for what has no effect, and redaction. */
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,51 @@
 #include "macro.h"
 
 #define F "test.xml"
+
+/* Real crypt(3) strings (of "secret"): validation checks their form. */
+#define YESCRYPT_HASH "$y$j9T$kCQgsT0Ocyv7.tz/Qo2xO1$O3O1Ur8eRIlNt5v.VfI/YmGKv4eldjBU0n9GLInLY59"
+#define SHA512_HASH "$6$saltsalt$As4wrv0kZlfch1du9WeH7qhskyLriQWySXrZzynnvi46nFnNxjdpl6ksRegrrKexvhIa/Iny8S8uF3fVWTMuC1"
+
+/* A small time zone and keymap database, so that the tests do not depend on
+ * what the build machine has installed. */
+static char db_dir[] = "/tmp/test-answerfile-db-XXXXXX";
+
+static void db_file(const char *rel, const char *content) {
+        char path[512], *slash;
+        snprintf(path, sizeof path, "%s/%s", db_dir, rel);
+        for (slash = strchr(path + strlen(db_dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+                *slash = 0;
+                (void) mkdir(path, 0755);
+                *slash = '/';
+        }
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(content, f);
+        fclose(f);
+}
+
+static int db_setup(void **state) {
+        (void) state;
+        assert_non_null(mkdtemp(db_dir));
+        db_file("zoneinfo/Europe/London", "TZif2 London");
+        db_file("zoneinfo/Etc/UTC", "TZif2 UTC");
+        db_file("keymaps/i386/qwerty/us.kmap.gz", "");
+        db_file("keymaps/i386/qwerty/uk.kmap.gz", "");
+        db_file("keymaps/i386/qwertz/de-latin1.kmap.gz", "");
+        char path[512];
+        snprintf(path, sizeof path, "%s/zoneinfo", db_dir);
+        setenv(ZONEINFO_ROOT_ENV, path, 1);
+        snprintf(path, sizeof path, "%s/keymaps", db_dir);
+        setenv(KEYMAPS_ROOT_ENV, path, 1);
+        return 0;
+}
+
+static int db_teardown(void **state) {
+        (void) state;
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", db_dir);
+        return system(cmd) == 0 ? 0 : -1;
+}
 
 static struct install_config *parse_ok_with(const char *xml, struct answerfile_problems *problems) {
         struct install_config *c = NULL;
@@ -26,12 +72,22 @@ static struct install_config *parse_ok_with(const char *xml, struct answerfile_p
 }
 
 /* Parses XML that must be accepted without any warning. */
+/* Packs are accepted with a warning each until they can be installed:
+ * tests about other things look past those. */
+static bool is_pack_warning(const char *w) {
+        return strstr(w, "supplemental packs cannot be installed yet") != NULL;
+}
+
 static struct install_config *parse_ok(const char *xml) {
         struct answerfile_problems problems = {};
         struct install_config *c = parse_ok_with(xml, &problems);
+        size_t n = 0;
         for (char **w = problems.warnings; w && *w; w++)
-                print_message("unexpected: %s\n", *w);
-        assert_int_equal(problems.n_warnings, 0);
+                if (!is_pack_warning(*w)) {
+                        print_message("unexpected: %s\n", *w);
+                        n++;
+                }
+        assert_int_equal(n, 0);
         answerfile_problems_done(&problems);
         return c;
 }
@@ -62,10 +118,15 @@ static void expect_errors(const char *xml, const char *const *want, size_t n_wan
 static struct install_config *expect_warning(const char *xml, const char *want) {
         struct answerfile_problems problems = {};
         struct install_config *c = parse_ok_with(xml, &problems);
-        for (char **w = problems.warnings; w && *w; w++)
+        const char *got = NULL;
+        size_t n = 0;
+        for (char **w = problems.warnings; w && *w; w++) {
                 print_message("got: %s\n", *w);
-        assert_int_equal(problems.n_warnings, 1);
-        assert_string_equal(problems.warnings[0], want);
+                if (!is_pack_warning(*w) && n++ == 0)
+                        got = *w;
+        }
+        assert_int_equal(n, 1);
+        assert_string_equal(got, want);
         answerfile_problems_done(&problems);
         return c;
 }
@@ -94,9 +155,8 @@ static void test_fresh_full(void **state) {
                 "  <guest-disk>sdb</guest-disk>\n"
                 "  <guest-disks><guest-disk>nvme0n1</guest-disk></guest-disks>\n"
                 "  <keymap>de-latin1</keymap>\n"
-                "  <root-password type=\"hash\">$y$j9T$abc$def</root-password>\n"
-                "  <source type=\"url\">http://mirror.example.com/xenhost/</source>\n"
-                "  <source type=\"nfs\">nfs.example.com:/export/xenhost</source>\n"
+                "  <root-password type=\"hash\">" YESCRYPT_HASH "</root-password>\n"
+                "  <source type=\"local\"/>\n"
                 "  <driver-source type=\"url\">https://example.com/drivers.iso</driver-source>\n"
                 "  <pack type=\"url\">http://example.com/vendor-pack.iso</pack>\n"
                 "  <admin-interface name=\"eth1\" proto=\"dhcp\" vlan=\"42\"/>\n"
@@ -126,12 +186,9 @@ static void test_fresh_full(void **state) {
         assert_null(c->guest_disks[2]);
         assert_string_equal(c->keymap, "de-latin1");
         assert_int_equal(c->root_password_type, ROOT_PASSWORD_HASH);
-        assert_string_equal(c->root_password, "$y$j9T$abc$def");
-        assert_int_equal(c->n_sources, 2);
-        assert_int_equal(c->sources[0].type, LOCATION_URL);
-        assert_string_equal(c->sources[0].address, "http://mirror.example.com/xenhost/");
-        assert_int_equal(c->sources[1].type, LOCATION_NFS);
-        assert_string_equal(c->sources[1].address, "nfs.example.com:/export/xenhost");
+        assert_string_equal(c->root_password, YESCRYPT_HASH);
+        assert_int_equal(c->n_sources, 1);
+        assert_int_equal(c->sources[0].type, LOCATION_LOCAL);
         assert_int_equal(c->n_packs, 2);
         assert_string_equal(c->packs[0].address, "https://example.com/drivers.iso");
         assert_string_equal(c->packs[1].address, "http://example.com/vendor-pack.iso");
@@ -199,15 +256,16 @@ static void test_upgrade(void **state) {
         static const char *const files[] = {
                 "<installation mode=\"upgrade\">\n"
                 "  <existing-installation>sda</existing-installation>\n"
-                "  <source type=\"url\">http://example.com/xenhost/</source>\n"
+                "  <source type=\"local\"/>\n"
                 "</installation>\n",
                 "<upgrade>\n"
                 "  <existing-installation>sda</existing-installation>\n"
-                "  <source type=\"url\">http://example.com/xenhost/</source>\n"
+                "  <source type=\"local\"/>\n"
                 "</upgrade>\n",
                 "<upgrade mode=\"upgrade\">\n"
                 "  <existing-installation fs-type=\"ext4\">sda</existing-installation>\n"
-                "  <source type=\"url\">nfs://server:/xenhost</source>\n"
+                "  <source type=\"local\"/>\n"
+                "  <pack type=\"url\">nfs://server:/packs/p.iso</pack>\n"
                 "</upgrade>\n",
         };
         for (size_t i = 0; i < ELEMENTSOF(files); i++) {
@@ -221,8 +279,8 @@ static void test_upgrade(void **state) {
         /* A url that is nfs:// becomes an NFS source, as in XenServer. */
         _cleanup_install_config_ struct install_config *c = expect_warning(
                 files[2], F ":2: warning: fs-type on <existing-installation> has no effect: dom0 slots are always ext4");
-        assert_int_equal(c->sources[0].type, LOCATION_NFS);
-        assert_string_equal(c->sources[0].address, "server:/xenhost");
+        assert_int_equal(c->packs[0].type, LOCATION_NFS);
+        assert_string_equal(c->packs[0].address, "server:/packs/p.iso");
 }
 
 static void test_upgrade_ignores_fresh_settings(void **state) {
@@ -279,6 +337,8 @@ static void test_deprecated_spellings(void **state) {
                 "  <post-install-script>http://example.com/post.sh</post-install-script>\n"
                 "  <install-failed-script type=\"nfs\">nfs://server:/failed.sh</install-failed-script>\n"
                 "</installation>\n";
+        /* guest-storage="no" is for the plan to judge (it has no effect:
+         * the SR always takes the rest of the primary disk). */
         _cleanup_install_config_ struct install_config *c = parse_ok(xml);
         assert_int_equal(c->sr_type, SR_EXT);
         assert_false(c->primary_disk_guest_storage);
@@ -379,14 +439,14 @@ static void test_bad_values(void **state) {
                 { FRESH("<name-server>192.0.2.300</name-server>"), F ":5: <name-server>: '192.0.2.300' is not an IP address" },
                 { FRESH("<ntp-server>bad server</ntp-server>"), F ":5: <ntp-server>: 'bad server' is not a host name or IP address" },
                 { FRESH("<ntp source=\"sometimes\"/>"), F ":5: <ntp>: unknown source \"sometimes\" (dhcp, default, manual or none)" },
-                { FRESH("<ntp source=\"manual\"/>"), F ":5: <ntp source=\"manual\"> needs at least one <ntp-server>" },
+                { FRESH("<ntp source=\"manual\"/>"), F ":5: <ntp>: NTP source manual needs at least one NTP server" },
                 { FRESH("<ntp source=\"dhcp\"/><ntp-server>pool.ntp.org</ntp-server>"),
-                  F ":5: <ntp-server> needs <ntp source=\"manual\"> (line 5 says source=\"dhcp\")" },
+                  F ":5: <ntp-server>: NTP servers need NTP source manual (the source is dhcp)" },
                 { FRESH("<timezone>../../etc/passwd</timezone>"), F ":5: <timezone>: '../../etc/passwd' is not a time zone (Region/City)" },
                 { FRESH("<keymap>us;rm</keymap>"), F ":5: <keymap>: 'us;rm' is not a keymap name" },
                 { FRESH("<ssh-mode>maybe</ssh-mode>"), F ":5: <ssh-mode>: unknown mode 'maybe' (on or off)" },
                 { FRESH("<root-password type=\"md5\">x</root-password>"), F ":5: <root-password>: unknown type \"md5\" (plaintext or hash)" },
-                { FRESH("<root-password></root-password>"), F ":5: <root-password type=\"plaintext\"> is empty" },
+                { FRESH("<root-password></root-password>"), F ":5: <root-password>: the plaintext password is empty" },
                 { FRESH("<script stage=\"later\" type=\"url\">http://x/s</script>"),
                   F ":5: <script>: unknown stage \"later\" (installation-start, packages-installed, filesystem-populated or installation-complete)" },
                 { FRESH("<script stage=\"installation-start\" type=\"local\">x</script>"), F ":5: <script>: unknown type \"local\" (url or nfs)" },
@@ -421,14 +481,15 @@ static void test_bad_values(void **state) {
                 { "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"cdrom\"/>\n" FRESH_IF "</installation>",
                   F ":3: <source>: unknown type \"cdrom\" (local, url or nfs)" },
                 /* the network */
-                { FRESH_HEAD "<admin-interface proto=\"dhcp\"/>\n</installation>", F ":4: <admin-interface> needs a name or a hwaddr attribute" },
+                { FRESH_HEAD "<admin-interface proto=\"dhcp\"/>\n</installation>",
+                  F ":4: the management interface needs a name or a MAC address (hwaddr)" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\"/>\n</installation>", F ":4: <admin-interface> needs a proto attribute (dhcp, static or none)" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"bootp\"/>\n</installation>",
                   F ":4: <admin-interface>: unknown proto \"bootp\" (dhcp, static or none)" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\" protov6=\"slaac\"/>\n</installation>",
                   F ":4: <admin-interface>: unknown protov6 \"slaac\" (dhcp, static, autoconf or none)" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"none\"/>\n</installation>",
-                  F ":4: <admin-interface> with proto=\"none\" needs protov6 (dhcp, static or autoconf)" },
+                  F ":4: <admin-interface>: with proto none the interface needs protov6 (dhcp, static or autoconf)" },
                 { FRESH_HEAD "<admin-interface name=\"eth0/1\" proto=\"dhcp\"/>\n</installation>",
                   F ":4: <admin-interface>: 'eth0/1' is not a network interface name" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\" vlan=\"4095\"/>\n</installation>",
@@ -444,17 +505,17 @@ static void test_bad_values(void **state) {
                   F ":5: <ipv6>: '2001:db8::5' is not an IPv6 address with prefix length" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\" protov6=\"static\">\n<ipv6>2001:db8::5/64</ipv6>\n"
                              "</admin-interface>\n</installation>",
-                  F ":4: <admin-interface protov6=\"static\"> needs <gatewayv6>" },
+                  F ":4: static IPv6 needs a gateway (gatewayv6)" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\">\n<ip>10.0.0.5</ip>\n<ipaddr>10.0.0.6</ipaddr>\n"
                              "<subnet>255.0.0.0</subnet>\n<gateway>10.0.0.1</gateway>\n</admin-interface>\n</installation>",
                   F ":6: <admin-interface> has more than one <ipaddr>" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"dhcp\">\n<mtu>9000</mtu>\n</admin-interface>\n</installation>",
                   F ":5: unknown element <mtu> in <admin-interface>" },
                 /* what each mode requires */
-                { "<installation>\n<source type=\"local\"/>\n" FRESH_IF "</installation>", F ":1: <primary-disk> is required with mode fresh" },
+                { "<installation>\n<source type=\"local\"/>\n" FRESH_IF "</installation>", F ":1: primary-disk is required with mode fresh" },
                 { "<installation mode=\"reinstall\">\n<primary-disk>sda</primary-disk>\n" FRESH_IF "</installation>",
-                  F ":1: <source> is required with mode reinstall (<source type=\"local\"/> for the install media)" },
-                { "<upgrade>\n<source type=\"local\"/>\n</upgrade>", F ":1: <existing-installation> is required with mode upgrade" },
+                  F ":1: source is required with mode reinstall (source type local for the install media)" },
+                { "<upgrade>\n<source type=\"local\"/>\n</upgrade>", F ":1: existing-installation is required with mode upgrade" },
                 /* not XML, or XML we do not expand */
                 { "", F ": not an XML document" },
                 { "<installation>\n<hostname>h</hostname>\n", F ":3: Premature end of data in tag installation line 1" },
@@ -500,9 +561,9 @@ static void test_entities_are_not_expanded(void **state) {
 static void test_static_needs_addresses(void **state) {
         (void) state;
         EXPECT_ERRORS(FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\"/>\n</installation>",
-                      F ":4: <admin-interface proto=\"static\"> needs <ipaddr>",
-                      F ":4: <admin-interface proto=\"static\"> needs <subnet>",
-                      F ":4: <admin-interface proto=\"static\"> needs <gateway>");
+                      F ":4: static IPv4 needs an address (ipaddr)",
+                      F ":4: static IPv4 needs a netmask (subnet)",
+                      F ":4: static IPv4 needs a gateway");
 }
 
 static void test_unknown_element_and_attribute(void **state) {
@@ -561,18 +622,19 @@ static void test_many_problems_at_once(void **state) {
                 "  <frobnicate/>\n"                                                       /* 8 */
                 "  <network-backend>bridge</network-backend>\n"                           /* 9 */
                 "</installation>\n";
+        /* In the order of the file, whichever check found them. */
         EXPECT_ERRORS(xml,
                       F ":1: unknown sr-type \"zfs\" (lvm or ext)",
+                      F ":1: source is required with mode fresh (source type local for the install media)",
                       F ":2: <primary-disk>: gueststorage=\"maybe\" is not yes or no",
                       F ":3: <admin-interface>: hwaddr '00:11:22:33:44' is not a MAC address (aa:bb:cc:dd:ee:ff)",
+                      F ":3: static IPv4 needs a netmask (subnet)",
+                      F ":3: static IPv4 needs a gateway",
                       F ":4: <ip>: '300.1.2.3' is not an IPv4 address",
-                      F ":3: <admin-interface proto=\"static\"> needs <subnet>",
-                      F ":3: <admin-interface proto=\"static\"> needs <gateway>",
                       F ":6: <hostname>: '-bad_host' is not a valid host name",
                       F ":7: <script>: unknown stage \"whenever\" (installation-start, packages-installed, "
                         "filesystem-populated or installation-complete)",
-                      F ":8: unknown element <frobnicate>",
-                      F ":1: <source> is required with mode fresh (<source type=\"local\"/> for the install media)");
+                      F ":8: unknown element <frobnicate>");
 
         /* Warnings are still reported next to errors. */
         struct answerfile_problems problems = {};
@@ -589,7 +651,8 @@ static void test_redaction(void **state) {
                 "<installation>\n"
                 "  <primary-disk>sda</primary-disk>\n"
                 "  <root-password>Sup3rS3cret</root-password>\n"
-                "  <source type=\"url\">https://alice:Pa55w0rd@mirror.example.com/xenhost/</source>\n"
+                "  <source type=\"local\"/>\n"
+                "  <pack type=\"url\">https://alice:Pa55w0rd@mirror.example.com/xenhost/pack.iso</pack>\n"
                 "  <pack type=\"url\">ftp://bob:B0bPass@ftp.example.com/pack.iso</pack>\n"
                 "  <script stage=\"installation-complete\" type=\"url\">http://carol:C4rolPw@x.example.com/s</script>\n"
                 FRESH_IF
@@ -597,7 +660,7 @@ static void test_redaction(void **state) {
         _cleanup_install_config_ struct install_config *c = parse_ok(xml);
         /* The engine gets the real values... */
         assert_string_equal(c->root_password, "Sup3rS3cret");
-        assert_string_equal(c->sources[0].address, "https://alice:Pa55w0rd@mirror.example.com/xenhost/");
+        assert_string_equal(c->packs[0].address, "https://alice:Pa55w0rd@mirror.example.com/xenhost/pack.iso");
 
         /* ...the log does not. */
         _cleanup_free_ char *out = print_config(c);
@@ -609,20 +672,82 @@ static void test_redaction(void **state) {
                 assert_null(strstr(out, secrets[i]));
         }
         assert_non_null(strstr(out, "root-password: plaintext (redacted)\n"));
-        assert_non_null(strstr(out, "source: url https://***@mirror.example.com/xenhost/\n"));
+        assert_non_null(strstr(out, "pack: url https://***@mirror.example.com/xenhost/pack.iso\n"));
         assert_non_null(strstr(out, "pack: url ftp://***@ftp.example.com/pack.iso\n"));
 
-        _cleanup_install_config_ struct install_config *h = parse_ok(FRESH("<root-password type=\"hash\">$6$salt$hashhashhash</root-password>"));
+        _cleanup_install_config_ struct install_config *h = parse_ok(FRESH("<root-password type=\"hash\">" SHA512_HASH "</root-password>"));
         _cleanup_free_ char *out2 = print_config(h);
-        assert_null(strstr(out2, "hashhash"));
+        assert_null(strstr(out2, "saltsalt"));
         assert_non_null(strstr(out2, "root-password: hash (redacted)\n"));
 
         /* Problem lines never show a password or URL credentials either. */
         EXPECT_ERRORS(FRESH("<root-password type=\"hash\">NotAHash</root-password>"),
-                      F ":5: <root-password type=\"hash\"> is not a crypt(3) hash such as $y$... or $6$... (or !! to "
-                        "set it at first boot)");
+                      F ":5: <root-password>: the hash is not a complete yescrypt ($y$...), SHA-512 ($6$...) or "
+                        "SHA-256 ($5$...) crypt(3) string (or !! to set the password at first boot)");
+        EXPECT_ERRORS(FRESH("<root-password type=\"hash\">$1$saltsalt$qjXMvbEw8oaL.CzflDugX/</root-password>"),
+                      F ":5: <root-password>: MD5 password hashes are not accepted; use yescrypt or SHA-512");
+        EXPECT_ERRORS(FRESH("<source type=\"url\">https://erin:3r1nPw@mirror.example.com/x/</source>"),
+                      F ":5: <source>: installing from a network source is not supported yet; use the install "
+                        "media (source type local)");
         EXPECT_ERRORS(FRESH("<pack type=\"url\">htp://dave:D4vePw@x/p.iso</pack>"),
                       F ":5: <pack>: 'htp://***@x/p.iso' is not an http://, https://, ftp://, file:// or nfs:// URL");
+}
+
+/* What install_config_validate() finds is reported at the element that set
+ * the field: a list entry at its own element, a missing value at the
+ * element it belongs in, a missing element at the root element. */
+static void test_validation_lines(void **state) {
+        (void) state;
+        static const struct {
+                const char *xml;
+                const char *error;
+        } cases[] = {
+                { FRESH("<timezone>Mars/Olympus_Mons</timezone>"),
+                  F ":5: <timezone>: 'Mars/Olympus_Mons' is not a time zone of the tz database (Region/City, e.g. "
+                    "Europe/London)" },
+                { FRESH("<keymap>klingon</keymap>"),
+                  F ":5: <keymap>: 'klingon' is not a known console keymap (us, uk, de, fr, ...)" },
+                { FRESH("<root-password type=\"hash\">$6$notahash</root-password>"),
+                  F ":5: <root-password>: the hash is not a complete yescrypt ($y$...), SHA-512 ($6$...) or "
+                    "SHA-256 ($5$...) crypt(3) string (or !! to set the password at first boot)" },
+                { FRESH("<name-server>192.0.2.1</name-server>\n<name-server>dns.example.com</name-server>"),
+                  F ":6: <name-server>: 'dns.example.com' is not an IP address" },
+                { FRESH("<guest-disk>sdb</guest-disk>\n<guest-disk>sd c</guest-disk>"),
+                  F ":6: <guest-disk>: 'sd c' is not a disk name" },
+                { FRESH("<script stage=\"installation-start\" type=\"url\">http://x/s</script>\n"
+                        "<script stage=\"installation-start\" type=\"url\">ftp:///s</script>"),
+                  F ":6: <script>: 'ftp:///s' is not a valid URL (it needs a host)" },
+                { "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"nfs\">server:/x</source>\n"
+                  FRESH_IF "</installation>",
+                  F ":3: <source>: installing from a network source is not supported yet; use the install media "
+                    "(source type local)" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\">\n<ipaddr>192.0.2.255</ipaddr>\n"
+                             "<subnet>255.255.255.0</subnet>\n<gateway>192.0.2.1</gateway>\n</admin-interface>\n"
+                             "</installation>",
+                  F ":5: <ipaddr>: '192.0.2.255' is the broadcast address of its subnet (/24)" },
+                /* An element the parser already refused is not reported
+                 * again as missing. */
+                { "<installation>\n<primary-disk></primary-disk>\n<source type=\"local\"/>\n" FRESH_IF
+                  "</installation>",
+                  F ":2: <primary-disk> is empty; it needs a disk name" },
+                { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\">\n<ipaddr></ipaddr>\n"
+                             "<subnet>255.255.255.0</subnet>\n<gateway>192.0.2.1</gateway>\n</admin-interface>\n"
+                             "</installation>",
+                  F ":5: <ipaddr> is empty; it needs an IPv4 address" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                print_message("case %zu: %s\n", i, cases[i].error);
+                expect_errors(cases[i].xml, &cases[i].error, 1);
+        }
+
+        install_config_free(expect_warning(
+                FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\">\n<ipaddr>192.0.2.10</ipaddr>\n"
+                           "<subnet>255.255.255.0</subnet>\n<gateway>198.51.100.1</gateway>\n</admin-interface>\n"
+                           "</installation>",
+                F ":7: warning: <gateway>: gateway 198.51.100.1 is outside the subnet of 192.0.2.10/24"));
+        _cleanup_install_config_ struct install_config *c = parse_ok(FRESH("<keymap>uk</keymap>\n<timezone>Etc/UTC</timezone>"));
+        assert_string_equal(c->keymap, "uk");
+        assert_string_equal(c->timezone, "Etc/UTC");
 }
 
 static void test_url_redact(void **state) {
@@ -724,10 +849,11 @@ int main(void) {
                 cmocka_unit_test(test_known_but_ineffective),
                 cmocka_unit_test(test_many_problems_at_once),
                 cmocka_unit_test(test_redaction),
+                cmocka_unit_test(test_validation_lines),
                 cmocka_unit_test(test_url_redact),
                 cmocka_unit_test(test_line_numbers_and_control_chars),
                 cmocka_unit_test(test_parse_file),
                 cmocka_unit_test(test_string_tables),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, db_setup, db_teardown);
 }

@@ -60,6 +60,54 @@ static void test_bad(void **state) {
         expect_bad(buf, "not a SHA-256");
 }
 
+static const char good_ext4[] =
+        "PRODUCT=xenhost\nVERSION=1.3.0\nBUILD=abc\n"
+        "IMAGE_SHA256=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n"
+        "IMAGE_SIZE=300000000\nIMAGE_FORMAT=ext4.zst\nINSTALLED_SIZE=840929280\nXEN_VERSION=4.17.7\n"
+        "KERNEL_VERSION=6.1.0-56-amd64\nSOURCE_DATE_EPOCH=1700000000\nMIN_UPGRADE_FROM=0.1.0\n";
+
+static void test_image_format(void **state) {
+        (void) state;
+        struct manifest m = {};
+        char *text = NULL, *reason = NULL, buf[1024];
+
+        assert_string_equal(image_format_to_string(IMAGE_FORMAT_SQUASHFS), "squashfs");
+        assert_string_equal(image_format_to_string(IMAGE_FORMAT_EXT4_ZST), "ext4.zst");
+        assert_null(image_format_to_string(_IMAGE_FORMAT_MAX));
+        assert_int_equal(image_format_from_string("ext4.zst"), IMAGE_FORMAT_EXT4_ZST);
+        assert_int_equal(image_format_from_string("squashfs"), IMAGE_FORMAT_SQUASHFS);
+        assert_int_equal(image_format_from_string("ext4"), -EINVAL);
+
+        /* A 0.1.0 manifest has no IMAGE_FORMAT: its image is a squashfs. */
+        assert_int_equal(manifest_parse(good, &m, &reason), 0);
+        assert_int_equal(m.image_format, IMAGE_FORMAT_SQUASHFS);
+        manifest_done(&m);
+
+        /* ext4.zst is parsed and rendered back in its place. */
+        assert_int_equal(manifest_parse(good_ext4, &m, &reason), 0);
+        assert_int_equal(m.image_format, IMAGE_FORMAT_EXT4_ZST);
+        assert_int_equal(manifest_format(&m, &text), 0);
+        assert_string_equal(text, good_ext4);
+        free(text);
+        manifest_done(&m);
+
+        /* Said explicitly, squashfs is accepted too. */
+        snprintf(buf, sizeof buf, "%sIMAGE_FORMAT=squashfs\n", good);
+        assert_int_equal(manifest_parse(buf, &m, &reason), 0);
+        assert_int_equal(m.image_format, IMAGE_FORMAT_SQUASHFS);
+        manifest_done(&m);
+
+        /* An unknown format is refused with one line that names it. */
+        snprintf(buf, sizeof buf, "%sIMAGE_FORMAT=btrfs.xz\n", good);
+        expect_bad(buf, "unknown IMAGE_FORMAT 'btrfs.xz'");
+        snprintf(buf, sizeof buf, "%sIMAGE_FORMAT=ext4.zst\n", good_ext4);
+        expect_bad(buf, "IMAGE_FORMAT given twice");
+        snprintf(buf, sizeof buf, "%sIMAGE_FORMAT=\n", good);
+        expect_bad(buf, "unknown IMAGE_FORMAT ''");
+        /* Still every other key is required. */
+        expect_bad("IMAGE_FORMAT=ext4.zst\n", "lacks");
+}
+
 static void test_verify(void **state) {
         (void) state;
         char dir[] = "/tmp/xh-manifest-XXXXXX", img[64], man[64], *text = NULL, *reason = NULL;
@@ -101,6 +149,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_roundtrip),
                 cmocka_unit_test(test_bad),
+                cmocka_unit_test(test_image_format),
                 cmocka_unit_test(test_verify),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

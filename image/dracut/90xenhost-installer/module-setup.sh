@@ -20,7 +20,7 @@ installkernel() {
 }
 
 install() {
-        inst_multiple xenhost-install xenhost-partition \
+        inst_multiple xenhost-install xenhost-partition timeout debugfs \
                 mkfs.ext4 mke2fs e2fsck tune2fs resize2fs mkfs.fat mkswap wipefs blkid lsblk sfdisk partx losetup \
                 lvm pvcreate vgcreate lvcreate vgchange vgs pvs lvs dmsetup mount umount sync setsid stty grep sed head tail cut tr sha256sum cpio chroot \
                 grub-editenv efibootmgr curl ip dhclient /sbin/dhclient-script poweroff reboot \
@@ -30,6 +30,14 @@ install() {
         inst_simple /etc/xenhost-release
         inst_simple /etc/ssl/certs/ca-certificates.crt
         inst_simple /etc/lvm/lvm.conf
+        # Answer-file validation looks time zones and console keymaps up in
+        # these trees (installer/config.h: ZONEINFO_ROOT_DEFAULT from tzdata,
+        # KEYMAPS_ROOT_DEFAULT from console-data). right/ (leap seconds) is
+        # not a zone anyone names; localtime points out of the tree.
+        mkdir -p "$initdir/usr/share/zoneinfo" "$initdir/usr/share/keymaps"
+        tar -C /usr/share/zoneinfo --exclude=./right --exclude=./localtime -cf - . |
+                tar -C "$initdir/usr/share/zoneinfo" -xf - || return 1
+        tar -C /usr/share/keymaps -cf - . | tar -C "$initdir/usr/share/keymaps" -xf - || return 1
         inst_simple "$moddir/xenhost-installer-run" /usr/sbin/xenhost-installer-run
         inst_hook cmdline 99 "$moddir/xenhost-cmdline.sh"
         inst_hook pre-mount 50 "$moddir/xenhost-pre-mount.sh"

@@ -1,0 +1,120 @@
+#!/bin/bash
+# xenhost-install --dry-run [--json]: the whole install plan for every answer
+# file in tests/data/answerfiles, on the machine described in
+# tests/data/facts/vm.json (a 50 GB disk with xenhost 0.1.0 and an SR of 4
+# volumes, a blank 100 GB disk, two NICs). Needs no disk; and the installer
+# refuses to write anything but a loop device outside the installer.
+. "$(dirname "$0")/../lib.sh"
+
+D=$XH_TOP/tests/data/answerfiles
+FACTS=$XH_TOP/tests/data/facts/vm.json
+I=xenhost-install
+
+plan() { # ANSWERFILE [ARGS...]: the JSON plan
+        local f=$1; shift
+        $I --dry-run --json --facts "$FACTS" --answerfile "$f" "$@" 2>/dev/null
+}
+
+# Every answer file: a valid one gives a whole plan; an invalid one stops
+# at its problems, before any plan.
+for f in "$D"/*.xml; do
+        n=$(basename "$f")
+        if $I --check-answerfile "$f" >/dev/null 2>&1; then
+                plan "$f" >"$T_DIR/$n.json"
+                check "$n: the plan is JSON with disks, files, boot, settings and facts" \
+                        jq -e 'has("disks") and has("files") and has("boot") and has("settings") and has("facts") and has("errors")' \
+                        "$T_DIR/$n.json"
+                # Valid plans name the disk they erase with what it holds.
+                if jq -e '.valid' "$T_DIR/$n.json" >/dev/null; then
+                        check "$n: the erased disk is named with model, serial and contents" \
+                                jq -e '.disks[0].path == "/dev/sda" and .disks[0].model == "QEMU HARDDISK" and .disks[0].serial == "QM00001" and (.disks[0].holds | test("xenhost 0.1.0"))' \
+                                "$T_DIR/$n.json"
+                        check "$n: every file written on the host is listed" \
+                                jq -e '[.files[].path] | contains(["/etc/xenhost/inventory", "/etc/fstab", "/etc/hostname", "/boot/efi/grub/grub.cfg", "/etc/systemd/network/30-xenbr0.network"])' \
+                                "$T_DIR/$n.json"
+                        check "$n: the boot entry names the image's Xen and kernel" \
+                                jq -e '.boot.entries[0].xen == "xen-4.17-amd64.gz" and .boot.entries[0].kernel == "vmlinuz-6.1.0-40-amd64" and (.boot.entries[0].dom0_cmdline | test("root=PARTLABEL=xh-dom0-a"))' \
+                                "$T_DIR/$n.json"
+                else
+                        check "$n: a plan that cannot be carried out says why" jq -e '.errors | length > 0' "$T_DIR/$n.json"
+                        check_fails "$n: --dry-run exits non-zero" plan "$f"
+                fi
+        else
+                check_fails "$n: invalid: --dry-run stops at its problems" plan "$f"
+                check_eq "$n: invalid: no plan is printed" "" "$(plan "$f")"
+        fi
+done
+
+# full.xml: every setting the engine applies lands in a file or a command.
+P=$T_DIR/full.xml.json
+file_has() { # PATH TEXT: the planned file PATH holds TEXT
+        jq -e --arg p "$1" --arg t "$2" '.files[] | select(.path == $p) | .content | contains($t)' "$P" >/dev/null
+}
+check "full: VLAN 42 on the management NIC" file_has /etc/systemd/network/15-management-vlan.netdev "Id=42"
+check "full: the NIC is matched by its MAC" file_has /etc/systemd/network/20-management.network "MACAddress=52:54:00:12:34:56"
+check "full: static IPv4 on xenbr0" file_has /etc/systemd/network/30-xenbr0.network "Address=192.0.2.10/24"
+check "full: static IPv6 on xenbr0 (not DHCP=ipv4 only)" file_has /etc/systemd/network/30-xenbr0.network "Address=2001:db8::10/64"
+check "full: DNS" file_has /etc/resolv.conf "nameserver 192.0.2.53"
+check "full: NTP servers" file_has /etc/systemd/timesyncd.conf.d/xenhost.conf "NTP=192.0.2.123"
+check "full: keymap" file_has /etc/vconsole.conf "KEYMAP=de"
+check "full: time zone" jq -e '.files[] | select(.path == "/etc/localtime") | .kind == "symlink" and .content == "/usr/share/zoneinfo/Europe/Berlin"' "$P"
+check "full: host name" file_has /etc/hostname "rack7-host3"
+check "full: sshd turned off" jq -e '[.commands[].argv | join(" ")] | index("systemctl disable --quiet ssh.service") != null' "$P"
+check "full: the service setting is carried out" jq -e '[.commands[].argv | join(" ")] | index("systemctl disable --quiet xendomains.service") != null' "$P"
+check "full: the guest disk is erased and joins the SR" jq -e '.disks[1].path == "/dev/sdb" and .disks[1].role == "guest" and .disks[1].erase' "$P"
+check "full: ext SR in the fstab" file_has /etc/fstab "/XSLocalEXT-"
+check "full: write-boot-entry=false: no UEFI entry" jq -e '.boot.efi_entry.register == false' "$P"
+check "full: no setting is left without a fate" jq -e '[.settings[] | select(.fate == null)] | length == 0' "$P"
+check_eq "full: the root password is nowhere in the plan" 0 "$(grep -c 'full-Test-pw1' "$P")"
+check "full: /etc/shadow is listed without content" jq -e '.files[] | select(.path == "/etc/shadow") | .content == null' "$P"
+
+# reinstall.xml keeps the SR; fresh over the same disk says what it erases.
+P=$T_DIR/reinstall.xml.json
+check "reinstall: the SR is kept, with its UUID" jq -e '.sr.kept and .sr.uuid == "6c0f1f6e-2a4b-4c55-9d1e-0d5a7c9b8e21" and .disks[0].keep_sr' "$P"
+check "reinstall: partition 7 keeps its place" jq -e '.layout.partitions[6] | .keep and .start == 87035904 and .size == 17819648' "$P"
+check "reinstall: the inventory names the kept SR" file_has /etc/xenhost/inventory "SR_UUID='6c0f1f6e-2a4b-4c55-9d1e-0d5a7c9b8e21'"
+check "fresh over an SR: the plan warns that its 4 volumes are erased" \
+        jq -e '.warnings | map(test("erases the SR on /dev/sda and its 4 volumes")) | any' "$T_DIR/ineffective.xml.json"
+text=$($I --dry-run --facts "$FACTS" --answerfile "$D/reinstall.xml" 2>/dev/null)
+check_eq "reinstall: the text plan says the SR is kept" 1 "$(printf '%s\n' "$text" | grep -c 'ERASED but for its SR partition, kept byte for byte')"
+check_eq "reinstall: the text plan ends saying nothing was written" "Nothing has been written." "$(printf '%s\n' "$text" | tail -1)"
+
+# The facts round trip: planning from the facts a plan printed gives the same plan.
+jq '.facts' "$T_DIR/full.xml.json" >"$T_DIR/facts2.json"
+check_eq "facts read back give the same plan" "$(jq -S . "$T_DIR/full.xml.json")" \
+        "$($I --dry-run --json --facts "$T_DIR/facts2.json" --answerfile "$D/full.xml" 2>/dev/null | jq -S .)"
+echo '{"disks": [{"model": "no path"}]}' >"$T_DIR/badfacts.json"
+check_fails "malformed facts are refused" $I --dry-run --facts "$T_DIR/badfacts.json" --answerfile "$D/full.xml"
+check_fails "--facts without --dry-run is refused" $I --facts "$FACTS" --answerfile "$D/full.xml"
+
+# Outside the installer environment nothing but a loop device is written:
+# an image file (not a loop device) named as the disk is refused, untouched.
+media=$T_DIR/media
+mkdir -p "$media/xenhost"
+printf 'not an image' >"$media/xenhost/xenhost-0.2.0.img"
+cat >"$media/xenhost/xenhost-0.2.0.manifest" <<EOF
+PRODUCT=xenhost
+VERSION=0.2.0
+BUILD=20261126
+IMAGE_SHA256=$(sha256sum <"$media/xenhost/xenhost-0.2.0.img" | cut -d' ' -f1)
+IMAGE_SIZE=12
+IMAGE_FORMAT=ext4.zst
+INSTALLED_SIZE=841154560
+XEN_VERSION=4.17.5+72-g01dc8bf5e2-1
+KERNEL_VERSION=6.1.0-40-amd64
+SOURCE_DATE_EPOCH=1700000000
+MIN_UPGRADE_FROM=0.1.0
+EOF
+truncate -s 50G "$T_DIR/disk.img"
+sed "s|<primary-disk>sda</primary-disk>|<primary-disk>$T_DIR/disk.img</primary-disk>|; s|mode=\"reinstall\"|mode=\"fresh\"|;
+     s|name=\"eth0\"|hwaddr=\"52:54:00:12:34:56\"|" \
+        "$D/reinstall.xml" >"$T_DIR/file-disk.xml"
+out=$($I --answerfile "$T_DIR/file-disk.xml" --media "$media" \
+        --log-file "$T_DIR/install.log" 2>&1)
+rc=$?
+check_eq "an install onto a non-loop disk outside the installer fails" 1 "$rc"
+check "it says why, in one line" bash -c "printf '%s\n' \"\$1\" | grep -q 'not the xenhost installer environment.*not a loop device'" _ "$out"
+check_eq "the disk is still all zeros" "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
+        "$(fingerprint "$T_DIR/disk.img")"
+
+t_finish
