@@ -53,8 +53,13 @@ clean:
 
 .PHONY: all build-all unit-tests check clean
 # Lay-down benchmark of the slot writer (not part of check): BENCH_ARGS="--runs 5 ..."
+# The slot writer on a loop device and inside the installer under QEMU,
+# each against `zstd -dc | dd` of the same bytes, then a whole install's
+# steps under QEMU. Needs the media (xenhost-build all --out $(O)/media).
 bench: $(O)/bin/xenhost-build
 	tests/bench/slot-bench.sh --build $(O) $(BENCH_ARGS)
+	tests/bench/qemu-bench.sh --build $(O)
+	tests/bench/install-bench.sh --build $(O)
 .PHONY: bench
 # Keep objects of test programs between runs.
 .SECONDARY:

@@ -317,7 +317,7 @@ static int mount_tmp(const char *what, const char *source, const char *dir, cons
 
 /* The 0.1.0 format: a fresh ext4, and the squashfs copied into it. */
 static int write_squashfs(const char *image, const struct manifest *m, const char *device, const char *label,
-                          struct progress *pg, char **ret_reason) {
+                          const char *fs_uuid, struct progress *pg, char **ret_reason) {
         char src[] = "/tmp/xh-slot-src.XXXXXX", dst[] = "/tmp/xh-slot-dst.XXXXXX";
         _cleanup_free_ char *from = NULL;
         _cleanup_close_ int fd = -1;
@@ -338,7 +338,8 @@ static int write_squashfs(const char *image, const struct manifest *m, const cha
         }
         pg->total = m->installed_size;
         r = run_step("Making the slot's file system",
-                     (const char *[]){"mkfs.ext4", "-F", "-q", "-L", label, device, NULL}, NULL, ret_reason);
+                     (const char *[]){"mkfs.ext4", "-F", "-q", "-L", label, "-U", fs_uuid, device, NULL}, NULL,
+                     ret_reason);
         if (r < 0)
                 return r;
         if (!mkdtemp(src) || !mkdtemp(dst)) {
@@ -386,6 +387,7 @@ int slot_write_image(const char *image, const struct manifest *m, const char *de
         _cleanup_free_ char *uuid = NULL;
         struct progress pg = {.o = o};
         const char *label = o && o->label ? o->label : "";
+        const char *fs_uuid = o && o->fs_uuid ? o->fs_uuid : "random";
         int r;
 
         if (strlen(label) > 16)
@@ -398,11 +400,11 @@ int slot_write_image(const char *image, const struct manifest *m, const char *de
                 /* Instant with metadata_csum_seed: no checksum is rewritten.
                  * Every installed slot gets its own UUID. */
                 r = run_step("Naming the slot's file system",
-                             (const char *[]){"tune2fs", "-U", "random", "-L", label, device, NULL}, NULL,
+                             (const char *[]){"tune2fs", "-U", fs_uuid, "-L", label, device, NULL}, NULL,
                              ret_reason);
                 break;
         case IMAGE_FORMAT_SQUASHFS:
-                r = write_squashfs(image, m, device, label, &pg, ret_reason);
+                r = write_squashfs(image, m, device, label, fs_uuid, &pg, ret_reason);
                 break;
         default:
                 return reason_set(ret_reason, "unknown image format %d", (int) m->image_format), -EINVAL;

@@ -7,6 +7,8 @@ typedef void (*slot_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, void
 
 struct slot_write_options {
         const char *label;            /* ext4 label of the slot, e.g. "xh-dom0-a" */
+        const char *fs_uuid;          /* the file system's UUID (an install plan decides it), or
+                                       * NULL for a new random one */
         slot_progress_fn progress;    /* may be NULL; called at most a few times a second */
         void *userdata;
 };
@@ -14,7 +16,7 @@ struct slot_write_options {
 /* Writes IMAGE, already verified by the caller against M (M->image_format
  * says how), onto the block device DEVICE (or a regular file, for tests),
  * which ends up as one ext4 file system labelled O->label that fills the
- * device, with a new random UUID written to RET_FS_UUID. Everything on
+ * device, with O->fs_uuid or a new random UUID, written to RET_FS_UUID. Everything on
  * DEVICE is overwritten; nothing else is touched. Returns 0, or -errno with
  * a one-line *RET_REASON (too small a device, a short or corrupt image,
  * an I/O error, a failed resize). */

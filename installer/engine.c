@@ -350,14 +350,14 @@ static int step_slot(struct install *in) {
                 return r;
         if ((r = part_path(in, PART_DOM0_A, &slot)) < 0)
                 return r;
-        struct slot_write_options o = {.label = p->slot_label, .progress = slot_progress, .userdata = in};
+        /* The plan decided the slot's UUID: grub.cfg searches for it. */
+        struct slot_write_options o = {.label = p->slot_label, .fs_uuid = p->slot_fs_uuid, .progress = slot_progress,
+                                       .userdata = in};
         r = slot_write_image(p->image.image, &in->m, slot, &o, uuid, &why);
         if (r < 0)
                 return fail(in, "%s", why ?: strerror(-r)), r;
-        /* The plan decided the slot's UUID (grub.cfg searches for it). */
-        if ((r = run(in, "setting the slot's file system UUID",
-                     (const char *[]) {"tune2fs", "-U", p->slot_fs_uuid, slot, NULL})) < 0)
-                return r;
+        if (!streq(uuid, p->slot_fs_uuid))
+                return fail(in, "the slot's file system UUID is %s, not %s", uuid, p->slot_fs_uuid), -EIO;
 
         if (asprintf(&in->target, "%s/target", in->work) < 0 || asprintf(&varlog, "%s/var/log", in->target) < 0)
                 return -ENOMEM;
@@ -603,14 +603,15 @@ int install_run(const struct install_config *cfg, const struct install_env *env,
         r = install_plan_compute(cfg, facts, &plan);
         if (r < 0)
                 return r;
+        /* Into the log; the front end shows them as it sees fit. */
         for (char **w = plan->warnings; w && *w; w++) {
-                log_warning("%s", *w);
+                log_info("warning: %s", *w);
                 if (fe && fe->warning)
                         fe->warning(*w, fe->userdata);
         }
         for (char **e = plan->errors; e && *e; e++) {
                 _cleanup_free_ char *line = NULL;
-                log_error("%s", *e);
+                log_info("error: %s", *e);
                 if (fe && fe->warning && asprintf(&line, "error: %s", *e) >= 0)
                         fe->warning(line, fe->userdata);
         }
