@@ -17,6 +17,7 @@
 
 #include "config.h" /* url_redact() */
 #include "fileio.h"
+#include "format.h"
 #include "log.h"
 #include "macro.h"
 #include "process.h"
@@ -431,23 +432,6 @@ static int fetch_nfs(const char *url, const struct fetch_options *o _unused_, st
 
 typedef int (*fetch_fn)(const char *location, const struct fetch_options *o, struct buf *b, struct attempt *a);
 
-static int set_reason(char **ret_reason, const char *format, ...) _printf_(2, 3);
-static int set_reason(char **ret_reason, const char *format, ...) {
-        va_list ap;
-        char *s;
-        int r;
-
-        if (!ret_reason)
-                return 0;
-        va_start(ap, format);
-        r = vasprintf(&s, format, ap);
-        va_end(ap);
-        if (r < 0)
-                return -ENOMEM;
-        *ret_reason = s;
-        return 0;
-}
-
 static fetch_fn pick_method(const char *location) {
         static const struct {
                 const char *prefix;
@@ -473,7 +457,7 @@ int answerfile_fetch(const char *location, const struct fetch_options *o, char *
         if (!o)
                 o = &defaults;
         if (!location || !location[0]) {
-                set_reason(ret_reason, "no answer file location given");
+                reason_set(ret_reason, "no answer file location given");
                 return -EINVAL;
         }
         r = url_redact(location, &shown);
@@ -484,11 +468,11 @@ int answerfile_fetch(const char *location, const struct fetch_options *o, char *
                 fn = fetch_plain_path;
         else if (!(fn = pick_method(location))) {
                 if (strstr(location, "://")) {
-                        set_reason(ret_reason, "cannot fetch %s: unsupported scheme (use http, https, ftp, tftp, "
+                        reason_set(ret_reason, "cannot fetch %s: unsupported scheme (use http, https, ftp, tftp, "
                                                "nfs or file)", shown);
                         return -EPROTONOSUPPORT;
                 }
-                set_reason(ret_reason, "cannot fetch %s: neither a URL nor an absolute path", shown);
+                reason_set(ret_reason, "cannot fetch %s: neither a URL nor an absolute path", shown);
                 return -EINVAL;
         }
         if (!o->tls_verify && strncasecmp(location, "https://", 8) == 0)
@@ -539,9 +523,9 @@ int answerfile_fetch(const char *location, const struct fetch_options *o, char *
         }
 
         if (n > 1)
-                set_reason(ret_reason, "cannot fetch %s: %s after %u attempts", shown, a.what, n);
+                reason_set(ret_reason, "cannot fetch %s: %s after %u attempts", shown, a.what, n);
         else
-                set_reason(ret_reason, "cannot fetch %s: %s", shown, a.what);
+                reason_set(ret_reason, "cannot fetch %s: %s", shown, a.what);
         return a.error < 0 ? a.error : -EIO;
 }
 
@@ -567,7 +551,7 @@ int answerfile_generate(const char *location, const struct fetch_options *o, cha
                 return -ENOMEM;
         if (!mkdtemp(dir)) {
                 r = negative_errno();
-                set_reason(ret_reason, "cannot run answer file generator %s: cannot create a directory in %s: %s",
+                reason_set(ret_reason, "cannot run answer file generator %s: cannot create a directory in %s: %s",
                            shown, tmp_dir(), strerror(-r));
                 return r;
         }
@@ -578,13 +562,13 @@ int answerfile_generate(const char *location, const struct fetch_options *o, cha
 
         r = write_file_atomic(path, script, script_len, 0700);
         if (r < 0)
-                set_reason(ret_reason, "cannot run answer file generator %s: cannot write %s: %s", shown, path,
+                reason_set(ret_reason, "cannot run answer file generator %s: cannot write %s: %s", shown, path,
                            strerror(-r));
         else {
                 const char *argv[] = {path, NULL};
                 r = spawn_run(argv, &out);
                 if (r < 0)
-                        set_reason(ret_reason, "answer file generator %s failed: %s", shown, spawn_last_error());
+                        reason_set(ret_reason, "answer file generator %s failed: %s", shown, spawn_last_error());
         }
         if (unlink(path) < 0 && errno != ENOENT)
                 log_debug_errno(negative_errno(), "Cannot remove %s: %m", path);
@@ -595,7 +579,7 @@ int answerfile_generate(const char *location, const struct fetch_options *o, cha
 
         size_t len = out ? strlen(out) : 0;
         if (len > ANSWERFILE_SIZE_MAX) {
-                set_reason(ret_reason, "answer file generator %s printed more than %u KiB", shown,
+                reason_set(ret_reason, "answer file generator %s printed more than %u KiB", shown,
                            ANSWERFILE_SIZE_MAX / 1024);
                 return -EFBIG;
         }

@@ -233,9 +233,14 @@ static void print_summary(const char *path, const struct install_config *c) {
 /* ---- the answer-file front end ------------------------------------------ */
 
 static void kmsg(const char *line) {
+        char buf[512];
+        /* One write() a record: /dev/kmsg takes each write as one line (and
+         * dprintf's stream cannot seek on it). */
+        int n = snprintf(buf, sizeof buf, "%s\n", line);
         int fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
         if (fd >= 0) {
-                dprintf(fd, "%s\n", line);
+                if (n > 0 && write(fd, buf, (size_t) n < sizeof buf ? (size_t) n : sizeof buf - 1) < 0)
+                        log_debug_errno(-errno, "Cannot write to /dev/kmsg: %m");
                 close(fd);
         }
 }
