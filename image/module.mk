@@ -1,7 +1,7 @@
 IMAGE_SRCS := image/manifest.c image/build.c image/slot.c
 IMAGE_OBJS := $(IMAGE_SRCS:%.c=$(O)/%.o)
 IMAGE_LIB := $(O)/libimage.a
-IMAGE_LDLIBS := $(shell $(PKG_CONFIG) --libs libcrypto libzstd) -pthread
+IMAGE_LDLIBS := $(shell $(PKG_CONFIG) --libs libcrypto libzstd uuid) -pthread
 DEPS += $(IMAGE_OBJS:.o=.d) $(O)/image/main.d
 
 $(IMAGE_LIB): $(IMAGE_OBJS)

@@ -3,6 +3,7 @@
  * plan is then computed from these facts alone. */
 #include <dirent.h>
 #include <inttypes.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -268,6 +269,15 @@ int install_facts_probe(const struct install_config *cfg, const struct install_e
 
         if (!f)
                 return -ENOMEM;
+        /* The UUIDs drawn below, and those of mkfs, mkswap and libparted,
+         * need the kernel's random pool. On a machine without RDRAND or a
+         * virtio-rng (a VM), nothing else waits for it, and every tool's
+         * libuuid then retries for about a second and falls back to
+         * time-based UUIDs: 3-4 s for each file system made. One blocking
+         * read makes the kernel gather the entropy now, once. */
+        unsigned char seed;
+        if (getrandom(&seed, sizeof seed, 0) < 0)
+                log_debug_errno(-errno, "getrandom: %m");
         f->memory_bytes = env->memory_bytes ?: memory_bytes();
         f->efi = env->efi;
         f->serial = env->serial;

@@ -37,16 +37,20 @@ timeout 900 unshare --net qemu-system-x86_64 -accel tcg,thread=multi -machine q3
         -netdev user,id=n0 -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:56 \
         -drive "file=$work/disk,format=raw,if=virtio,cache=unsafe" -cdrom "$work/bench.iso" -boot order=dc \
         >"$work/qemu.log" 2>&1 || true
-tr -d '\r' <"$work/serial" | awk '
-        /xenhost-installer: xenhost installer .* started/ { gsub(/[][]/, "", $1); start = $1 + 0 }
-        /XENHOST-PROGRESS step=/ {
-                t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t)
-                name = $0; sub(/.*name=/, "", name); sub(/ .*/, "", name)
-                if (name == "done") next
-                names[n] = name; times[n] = t + 0; n++ }
-        /reboot: Restarting system/ { t = $0; sub(/^\[ */, "", t); sub(/\].*/, "", t); end = t + 0 }
+# "NAME SECONDS" for the installer's start, each step and the reboot, from
+# the kernel's timestamps.
+tr -d '\r' <"$work/serial" | sed -n \
+        -e 's/^\[ *\([0-9.]*\)\] xenhost-installer: xenhost installer .* started.*/start \1/p' \
+        -e 's/^\[ *\([0-9.]*\)\] XENHOST-PROGRESS step=[0-9]*\/[0-9]* name=\([a-z-]*\) .*/\2 \1/p' \
+        -e 's/^\[ *\([0-9.]*\)\] reboot: Restarting system.*/end \1/p' | awk '
+        BEGIN { n = 0 }
+        $1 == "start" { start = $2; next }
+        $1 == "end" { end = $2; next }
+        $1 == "done" { next }
+        { names[n] = $1; times[n] = $2; n++ }
         END {
-                if (!end || !n) { print "install-bench: the install did not finish (see the serial log)"; exit 1 }
-                printf "install: %.1f s from the installer'"'"'s start to the reboot;", end - start
-                for (i = 0; i < n; i++) printf " %s %.1f s%s", names[i], (i + 1 < n ? times[i + 1] : end) - times[i], i + 1 < n ? "," : "\n"
+                if (!end || !n || !start) { print "install-bench: the install did not finish (see the serial log)"; exit 1 }
+                printf "install: %.1f s from the installer'"'"'s start to the reboot: probe and plan %.1f s", end - start, times[0] - start
+                for (i = 0; i < n; i++) printf ", %s %.1f s", names[i], (i + 1 < n ? times[i + 1] : end) - times[i]
+                printf "\n"
         }'
