@@ -373,15 +373,6 @@ static bool chars_in(const char *s, const char *extra) {
         return true;
 }
 
-static bool is_hwaddr(const char *s) {
-        if (strlen(s) != 17)
-                return false;
-        for (size_t i = 0; i < 17; i++)
-                if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char) s[i]))
-                        return false;
-        return true;
-}
-
 static bool is_service_name(const char *s) {
         return *s && strlen(s) < 256 && chars_in(s, "-_.@:\\");
 }
@@ -775,7 +766,7 @@ static void parse_fcoe_interface(struct parser *p, xmlNode *n) {
         _cleanup_free_ char *name = attr(p, n, "name"), *hwaddr = attr(p, n, "hwaddr");
         if (!name && !hwaddr)
                 bad(p, n, "<fcoe-interface> needs a name or a hwaddr attribute");
-        else if (hwaddr && !is_hwaddr(hwaddr))
+        else if (hwaddr && !hwaddr_is_valid(hwaddr))
                 bad(p, n, "<fcoe-interface>: hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", hwaddr);
         else
                 warn(p, n, "<fcoe-interface> has no effect: FCoE is not supported");

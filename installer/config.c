@@ -506,7 +506,7 @@ static bool is_ip(const char *s) {
         return parse_ipv4(s, NULL) || is_ipv6(s);
 }
 
-static bool is_hwaddr(const char *s) {
+bool hwaddr_is_valid(const char *s) {
         if (strlen(s) != 17)
                 return false;
         for (size_t i = 0; i < 17; i++)
@@ -848,7 +848,7 @@ static void check_admin(struct validation *v, const struct admin_interface *a) {
                 ERROR("admin.name", 0, "the management interface needs a name or a MAC address (hwaddr)");
         if (a->name && !is_ifname(a->name))
                 ERROR("admin.name", 0, "'%s' is not a network interface name", a->name);
-        if (a->hwaddr && !is_hwaddr(a->hwaddr))
+        if (a->hwaddr && !hwaddr_is_valid(a->hwaddr))
                 ERROR("admin.hwaddr", 0, "hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", a->hwaddr);
         if (a->vlan > 4094)
                 ERROR("admin.vlan", 0, "vlan \"%u\" is not a VLAN id from 1 to 4094", a->vlan);

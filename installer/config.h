@@ -217,6 +217,9 @@ int root_password_hash_check(const char *hash, const char **ret_reason);
  * file's own location as well as sources, packs and scripts. */
 int config_url_check(const char *url, char **ret_reason);
 
+/* "aa:bb:cc:dd:ee:ff" (either case): a MAC address as answer files give it. */
+bool hwaddr_is_valid(const char *s);
+
 /* Writes the config as "key: value" lines for the log and --dry-run. The
  * root password never appears, nor do credentials inside URLs. */
 int install_config_print(const struct install_config *c, FILE *f);
