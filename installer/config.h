@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "layout.h" /* enum sr_type */
+#include "partitioner.h" /* enum sr_type */
 #include "macro.h"
 
 enum install_mode {

@@ -13,16 +13,14 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "apply.h"
 #include "boot.h"
-#include "disk.h"
 #include "fetch.h"
 #include "fileio.h"
 #include "format.h"
-#include "layout.h"
 #include "log.h"
 #include "macro.h"
 #include "manifest.h"
+#include "partitioner.h"
 #include "process.h"
 #include "slot.h"
 

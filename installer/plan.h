@@ -13,10 +13,10 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "bootcfg.h"
+#include "boot.h"
 #include "config.h"
-#include "layout.h"
 #include "macro.h"
+#include "partitioner.h"
 
 /* ---- facts: what probing the machine found ------------------------------ */
 

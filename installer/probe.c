@@ -9,13 +9,13 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
-#include "disk.h"
 #include "engine.h"
 #include "fileio.h"
 #include "format.h"
 #include "log.h"
 #include "manifest.h"
 #include "plan.h"
+#include "partitioner.h"
 #include "process.h"
 
 static uint64_t memory_bytes(void) {
