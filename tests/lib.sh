@@ -10,7 +10,8 @@ T_LOOPS=()
 
 t_cleanup() {
         local l
-        for l in "${T_LOOPS[@]}"; do losetup -d "$l" 2>/dev/null; done
+        # loop_attach runs in $(...), a subshell: its devices are listed in a file.
+        for l in "${T_LOOPS[@]}" $(cat "$T_DIR/.loops" 2>/dev/null); do losetup -d "$l" 2>/dev/null; done
         rm -rf "$T_DIR"
 }
 trap t_cleanup EXIT
@@ -44,6 +45,7 @@ loop_attach() {
         local l
         l=$(losetup -f --show "$@") || return 1
         T_LOOPS+=("$l")
+        echo "$l" >>"$T_DIR/.loops"
         echo "$l"
 }
 
