@@ -12,7 +12,7 @@ CC ?= cc
 AR ?= ar
 PKG_CONFIG ?= pkg-config
 
-CPPFLAGS += -D_GNU_SOURCE -Ilib -Ipartitioner -Iinstaller -Iimage -Ihypervisor $(shell $(PKG_CONFIG) --cflags json-c)
+CPPFLAGS += -D_GNU_SOURCE -Ilib -Ipartitioner -Iinstaller -Iimage -Ihypervisor -Iupgrade $(shell $(PKG_CONFIG) --cflags json-c)
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -ffile-prefix-map=$(CURDIR)=. -Wall -Wextra -Werror -Wno-missing-field-initializers -fno-strict-aliasing -MMD -MP
 LDFLAGS ?=
@@ -34,6 +34,7 @@ include lib/module.mk
 include partitioner/module.mk
 include hypervisor/module.mk
 include image/module.mk
+include upgrade/module.mk
 include installer/module.mk
 include tests/module.mk
 

@@ -22,7 +22,7 @@
 
 /* Programs of ours that the dom0 tree carries (run-time tools) and that the
  * installer initrd carries (the installer and what it calls). */
-static const char *const dom0_programs[] = {"xenhost-partition", NULL};
+static const char *const dom0_programs[] = {"xenhost-partition", "xenhost-upgrade", "xenhost-boot", NULL};
 static const char *const installer_programs[] = {"xenhost-install", "xenhost-partition", NULL};
 
 _printf_(2, 3) static char *strdupf(char **ret, const char *fmt, ...) {
@@ -36,11 +36,6 @@ _printf_(2, 3) static char *strdupf(char **ret, const char *fmt, ...) {
 
 static void progress(const char *stage, const char *what) {
         log_info("==> %s: %s", stage, what);
-}
-
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
 }
 
 static bool exists(const char *p) {

@@ -1,0 +1,673 @@
+/* apply, rollback, mark-good and the boot-health hooks (upgrade.h). */
+#include "upgrade-internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <time.h>
+
+#include "fileio.h"
+#include "format.h"
+#include "log.h"
+#include "manifest.h"
+#include "process.h"
+#include "slot.h"
+
+#define MANIFEST_SIZE_MAX (64 * KiB)
+
+void upgrade_result_done(struct upgrade_result *r) {
+        free(r->from_version);
+        free(r->to_version);
+        *r = (struct upgrade_result) {};
+}
+
+static double now_s(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+struct apply {
+        struct host_ctx *c;
+        const struct upgrade_options *o;
+        bool begun;             /* the state file records this upgrade */
+        char *stage;            /* tmpfs with the downloaded files, mounted */
+        char *target;           /* the new slot, mounted */
+        enum upgrade_step step;
+};
+
+static void apply_note(struct apply *a, const char *fmt, ...) _printf_(2, 3);
+static void apply_note(struct apply *a, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        log_debug("%s", s);
+        if (a->o->cb && a->o->cb->note)
+                a->o->cb->note(s, a->o->cb->userdata);
+}
+
+static void test_hold(struct apply *a, const char *name) {
+        const char *hold = getenv("XENHOST_TEST_HOLD_STEP");
+        if (!hold || !streq(hold, name))
+                return;
+        apply_note(a, "holding before %s", name);
+        for (;;)
+                pause();
+}
+
+static int step_enter(struct apply *a, enum upgrade_step s, char **ret_reason) {
+        const char *name = upgrade_step_to_string(s);
+        a->step = s;
+        if (a->begun) {
+                int r = set_str(&a->c->st.step, name);
+                if (r < 0 || (r = ustate_write(a->c->h->esp, &a->c->st)) < 0)
+                        return reason_set(ret_reason, "cannot record the step in %s/xenhost/upgrade.state: %s",
+                                          a->c->h->esp, strerror(-r)),
+                               r;
+        }
+        log_debug("step %s", name);
+        if (a->o->cb && a->o->cb->step)
+                a->o->cb->step(s, a->o->cb->userdata);
+        const char *fail = getenv("XENHOST_TEST_FAIL_STEP");
+        if (fail && streq(fail, name))
+                return reason_set(ret_reason, "step %s failed on purpose (XENHOST_TEST_FAIL_STEP)", name), -EIO;
+        test_hold(a, name);
+        return 0;
+}
+
+static void on_write_progress(uint64_t done, uint64_t total, void *userdata) {
+        struct apply *a = userdata;
+        if (a->o->cb && a->o->cb->progress)
+                a->o->cb->progress(a->step, done, total, a->o->cb->userdata);
+}
+
+static bool is_url(const char *s) {
+        return startswith(s, "http://") || startswith(s, "https://");
+}
+
+/* Memory the staging tmpfs may take: what is free, swap included. */
+static uint64_t memory_available(void) {
+        _cleanup_free_ char *text = NULL;
+        uint64_t avail = 0, swap = 0;
+        if (read_full_file("/proc/meminfo", &text, NULL) < 0)
+                return 0;
+        const char *p = strstr(text, "MemAvailable:"), *q = strstr(text, "SwapFree:");
+        if (p)
+                avail = strtoull(p + strlen("MemAvailable:"), NULL, 10) * KiB;
+        if (q)
+                swap = strtoull(q + strlen("SwapFree:"), NULL, 10) * KiB;
+        return avail + swap;
+}
+
+static int stage_mount(struct apply *a, uint64_t bytes, char **ret_reason) {
+        _cleanup_free_ char *opts = NULL;
+        uint64_t need = bytes + 4 * MiB, avail = memory_available();
+        char b1[32], b2[32];
+        /* Keep 256 MiB for dom0 itself. */
+        if (avail < need + 256 * MiB)
+                return reason_set(ret_reason,
+                                  "not enough memory to hold the %s download (%s available): copy the manifest and "
+                                  "the image to the host and give the manifest's path",
+                                  format_iec(b1, sizeof b1, bytes), format_iec(b2, sizeof b2, avail)),
+                       -ENOMEM;
+        if (asprintf(&a->stage, "%s/stage", a->c->work_dir) < 0 || asprintf(&opts, "size=%" PRIu64 ",mode=0700", need) < 0)
+                return -ENOMEM;
+        if (mkdir(a->stage, 0700) < 0 && errno != EEXIST)
+                return reason_set(ret_reason, "cannot make %s: %m", a->stage), -errno;
+        (void) umount2(a->stage, MNT_DETACH); /* one left by a killed run */
+        if (mount("xenhost-upgrade", a->stage, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
+                return reason_set(ret_reason, "cannot mount a tmpfs on %s: %m", a->stage), -errno;
+        return 0;
+}
+
+static void apply_cleanup(struct apply *a) {
+        if (a->target) {
+                if (umount2(a->target, 0) < 0 && errno != EINVAL)
+                        umount2(a->target, MNT_DETACH);
+                rmdir(a->target);
+                free(a->target);
+        }
+        if (a->stage) {
+                if (umount2(a->stage, 0) < 0 && errno != EINVAL)
+                        umount2(a->stage, MNT_DETACH);
+                rmdir(a->stage);
+                free(a->stage);
+        }
+}
+
+static int read_manifest_file(const char *path, struct manifest *m, char **ret_reason) {
+        _cleanup_free_ char *text = NULL, *why = NULL;
+        struct stat st;
+        int r;
+        if (stat(path, &st) < 0)
+                return reason_set(ret_reason, "cannot read the manifest %s: %m", path), negative_errno();
+        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) MANIFEST_SIZE_MAX)
+                return reason_set(ret_reason, "%s is not a manifest (not a regular file of at most 64 KiB)", path),
+                       -EBADMSG;
+        if ((r = read_full_file(path, &text, NULL)) < 0)
+                return reason_set(ret_reason, "cannot read the manifest %s: %s", path, strerror(-r)), r;
+        if ((r = manifest_parse(text, m, &why)) < 0)
+                return reason_set(ret_reason, "%s: %s", path, why ?: "not a manifest"), -EBADMSG;
+        return 0;
+}
+
+static bool version_is_sane(const char *v) {
+        if (!v || !*v || strlen(v) > 64)
+                return false;
+        for (const char *c = v; *c; c++)
+                if (!(isalnum((unsigned char) *c) || *c == '.' || *c == '-' || *c == '_' || *c == '+' || *c == '~'))
+                        return false;
+        return true;
+}
+
+/* The newest FILE-PREFIX* regular file in DIR/boot: the hypervisor, kernel
+ * and initrd a slot's entry loads. */
+static int newest_boot_file(const char *dir, const char *prefix, const char *suffix, char **ret) {
+        _cleanup_free_ char *boot = NULL;
+        struct dirent **names = NULL;
+        if (asprintf(&boot, "%s/boot", dir) < 0)
+                return -ENOMEM;
+        int n = scandir(boot, &names, NULL, alphasort);
+        char *best = NULL;
+        for (int i = 0; i < n; i++) {
+                const char *name = names[i]->d_name;
+                struct stat st;
+                _cleanup_free_ char *full = NULL;
+                if (startswith(name, prefix) && (!suffix || endswith(name, suffix)) &&
+                    asprintf(&full, "%s/%s", boot, name) >= 0 && lstat(full, &st) == 0 && S_ISREG(st.st_mode) &&
+                    (!best || version_compare(name, best) > 0)) {
+                        free(best);
+                        best = strdup(name);
+                }
+                free(names[i]);
+        }
+        free(names);
+        if (!best)
+                return -ENOENT;
+        *ret = best;
+        return 0;
+}
+
+struct boot_files {
+        char *xen, *kernel, *initrd;
+};
+static void boot_files_done(struct boot_files *f) {
+        free(f->xen), free(f->kernel), free(f->initrd);
+}
+
+static int boot_files_find(const char *dir, struct boot_files *f, char **ret_reason) {
+        if (newest_boot_file(dir, "xen-", ".gz", &f->xen) < 0 || newest_boot_file(dir, "vmlinuz-", NULL, &f->kernel) < 0 ||
+            newest_boot_file(dir, "initrd.img-", NULL, &f->initrd) < 0)
+                return reason_set(ret_reason, "%s/boot lacks a hypervisor (xen-*.gz), a kernel or an initrd", dir),
+                       -ENOENT;
+        return 0;
+}
+
+/* How the host boots now: its memory (Xen's count, the dom0's own under
+ * Xen is smaller) and whether grub.cfg puts Xen on the serial line. */
+static void boot_options_of_host(const char *esp, char default_slot, struct boot_options *o) {
+        _cleanup_free_ char *xl = NULL, *cfg = NULL, *path = NULL;
+        *o = (struct boot_options) {.serial_speed = 115200, .default_slot = default_slot};
+        if (spawn_run((const char *[]) {"xl", "info", NULL}, &xl) >= 0) {
+                const char *p = strstr(xl, "total_memory");
+                if (p && (p = strchr(p, ':')))
+                        o->host_memory_bytes = strtoull(p + 1, NULL, 10) * MiB;
+        }
+        if (o->host_memory_bytes == 0) {
+                _cleanup_free_ char *mi = NULL;
+                if (read_full_file("/proc/meminfo", &mi, NULL) >= 0 && strstr(mi, "MemTotal:"))
+                        o->host_memory_bytes = strtoull(strstr(mi, "MemTotal:") + 9, NULL, 10) * KiB;
+        }
+        if (asprintf(&path, "%s/grub/grub.cfg", esp) >= 0 && read_full_file(path, &cfg, NULL) >= 0) {
+                const char *s = strstr(cfg, " com1=");
+                if (s) {
+                        o->serial = true;
+                        o->serial_speed = (unsigned) strtoul(s + 6, NULL, 10) ?: 115200;
+                }
+        }
+}
+
+static int record_failure(struct apply *a, int r, char **ret_reason) {
+        if (!a->begun)
+                return r;
+        struct ustate *st = &a->c->st;
+        if (set_str(&st->result, "failed") >= 0 && set_str(&st->reason, ret_reason ? *ret_reason : NULL) >= 0)
+                (void) ustate_write(a->c->h->esp, st);
+        return r;
+}
+
+int upgrade_apply(const struct upgrade_host *h, const char *source, const struct upgrade_options *o,
+                  struct upgrade_result *ret, char **ret_reason) {
+        _cleanup_(host_ctx_done) struct host_ctx c = {};
+        _cleanup_(manifest_done) struct manifest m = {};
+        _cleanup_(boot_files_done) struct boot_files run_files = {}, new_files = {};
+        _cleanup_free_ char *manifest_path = NULL, *image = NULL, *keyring = NULL, *why = NULL, *dir = NULL;
+        struct upgrade_result res = {};
+        struct apply a = {.c = &c, .o = o};
+        double t0 = now_s(), tw;
+        char fs_uuid[37] = "";
+        char label[16];
+        int r, lock;
+
+        r = host_ctx_open(h, &c, ret_reason);
+        if (r < 0)
+                return r;
+        lock = host_lock(&c, false);
+        if (lock == -EBUSY)
+                return reason_set(ret_reason, "another xenhost-upgrade is running"), lock;
+        if (lock < 0)
+                return reason_set(ret_reason, "cannot lock %s: %s", c.work_dir, strerror(-lock)), lock;
+        _cleanup_close_ int lock_fd = lock;
+        const char T = c.other, R = c.running;
+        const int ti = T - 'a', ri = R - 'a';
+        snprintf(label, sizeof label, "xh-dom0-%c", T);
+
+        /* ---- verify: nothing is written before all of it holds ---- */
+        if ((r = step_enter(&a, UPGRADE_STEP_VERIFY, ret_reason)) < 0)
+                goto out;
+        if (is_url(source)) {
+                if ((r = stage_mount(&a, MANIFEST_SIZE_MAX, ret_reason)) < 0)
+                        goto out;
+                if (asprintf(&manifest_path, "%s/manifest", a.stage) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                if ((r = download_file(source, manifest_path, MANIFEST_SIZE_MAX, NULL, NULL, ret_reason)) < 0)
+                        goto out;
+        } else if (!(manifest_path = strdup(source))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if ((r = read_manifest_file(manifest_path, &m, ret_reason)) < 0)
+                goto out;
+        if (!streq_ptr(m.product, "xenhost")) {
+                r = reason_set(ret_reason, "the image is for product '%.40s', this host runs xenhost", m.product ?: "");
+                r = -EBADMSG;
+                goto out;
+        }
+        if (!version_is_sane(m.version)) {
+                r = -EBADMSG;
+                reason_set(ret_reason, "the manifest's VERSION is not a version");
+                goto out;
+        }
+        {
+                /* An operator's preserve.d that names no path stops the upgrade now, not half-way. */
+                _cleanup_strv_free_ char **paths = NULL;
+                if ((r = upgrade_preserve_list(h->root, &paths, ret_reason)) < 0)
+                        goto out;
+        }
+        res.from_version = strdup(c.running_version);
+        res.to_version = strdup(m.version);
+        res.slot = T;
+        if (!res.from_version || !res.to_version) {
+                r = -ENOMEM;
+                goto out;
+        }
+        /* Applying what is already there is a no-op (config management runs
+         * apply again and again). */
+        if (!c.boot.try_slot && c.boot.default_slot == R && streq(m.version, c.running_version)) {
+                res.noop = true;
+                res.slot = R;
+                r = 0;
+                goto out;
+        }
+        if (c.boot.try_slot == T && streq_ptr(c.st.slot_version[ti], m.version)) {
+                res.noop = true;
+                r = 0;
+                goto out;
+        }
+        if (c.boot.try_slot) {
+                r = reason_set(ret_reason,
+                               "slot %c (%s) is still being tried after an upgrade: wait for its health check, or "
+                               "run xenhost-upgrade rollback",
+                               c.boot.try_slot, c.boot.try_slot == R ? c.running_version : c.st.slot_version[ti] ?: "?");
+                r = -EPERM;
+                goto out;
+        }
+        if (m.min_upgrade_from && *m.min_upgrade_from && version_compare(c.running_version, m.min_upgrade_from) < 0) {
+                r = reason_set(ret_reason, "xenhost %s upgrades hosts from %s on; this host runs %s", m.version,
+                               m.min_upgrade_from, c.running_version);
+                r = -EPERM;
+                goto out;
+        }
+        if (version_compare(m.version, c.running_version) < 0 && !o->allow_downgrade) {
+                r = reason_set(ret_reason, "%s is older than the running %s: refusing a downgrade (roll back with "
+                                           "xenhost-upgrade rollback, or give --allow-downgrade)",
+                               m.version, c.running_version);
+                r = -EPERM;
+                goto out;
+        }
+        if (m.installed_size > c.slot_size[ti]) {
+                char b1[32], b2[32];
+                r = reason_set(ret_reason, "xenhost %s needs %s, slot %c has %s", m.version,
+                               format_iec(b1, sizeof b1, m.installed_size), T,
+                               format_iec(b2, sizeof b2, c.slot_size[ti]));
+                r = -ENOSPC;
+                goto out;
+        }
+        /* The image, beside the manifest. */
+        if (!(dir = strdup(source))) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (is_url(source)) {
+                char *slash = strrchr(dir, '/');
+                _cleanup_free_ char *url = NULL, *sig_url = NULL, *sig = NULL;
+                *slash = 0;
+                /* The manifest's tmpfs becomes the image's, sized for it. */
+                {
+                        _cleanup_free_ char *keep = NULL;
+                        if ((r = read_full_file(manifest_path, &keep, NULL)) < 0)
+                                goto out;
+                        if (umount2(a.stage, 0) < 0) {
+                                r = -errno;
+                                reason_set(ret_reason, "cannot unmount %s: %m", a.stage);
+                                goto out;
+                        }
+                        a.stage = mfree(a.stage);
+                        if ((r = stage_mount(&a, m.image_size + MANIFEST_SIZE_MAX * 2, ret_reason)) < 0)
+                                goto out;
+                        if ((r = write_file_atomic(manifest_path, keep, strlen(keep), 0600)) < 0)
+                                goto out;
+                }
+                if (asprintf(&url, "%s/xenhost-%s.img", dir, m.version) < 0 ||
+                    asprintf(&image, "%s/xenhost-%s.img", a.stage, m.version) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                apply_note(&a, "downloading xenhost %s (%" PRIu64 " bytes)", m.version, m.image_size);
+                if ((r = download_file(url, image, m.image_size, on_write_progress, &a, ret_reason)) < 0)
+                        goto out;
+                if (asprintf(&sig_url, "%s.asc", source) < 0 || asprintf(&sig, "%s.asc", manifest_path) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                /* The signature, when there is one; whether one is required is image_verify's. */
+                _cleanup_free_ char *ignored = NULL;
+                if (download_file(sig_url, sig, MANIFEST_SIZE_MAX, NULL, NULL, &ignored) < 0)
+                        unlink(sig);
+        } else if (asprintf(&image, "%s/xenhost-%s.img", dirname(dir), m.version) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (o->keyring)
+                keyring = realpath(o->keyring, NULL);
+        else {
+                _cleanup_free_ char *k = NULL;
+                if (asprintf(&k, "%s/etc/xenhost/keyring.gpg", h->root) < 0) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                keyring = realpath(k, NULL); /* none: no keyring configured */
+        }
+        if (o->keyring && !keyring) {
+                r = -ENOENT;
+                reason_set(ret_reason, "the keyring %s does not exist", o->keyring);
+                goto out;
+        }
+        {
+                _cleanup_(manifest_done) struct manifest checked = {};
+                if ((r = image_verify(image, manifest_path, keyring, &checked, &why)) < 0) {
+                        reason_set(ret_reason, "%s", why ?: "the image does not verify");
+                        goto out;
+                }
+                if (!streq_ptr(checked.version, m.version)) {
+                        r = -EBADMSG;
+                        reason_set(ret_reason, "the manifest changed while it was being verified");
+                        goto out;
+                }
+        }
+        res.image_bytes = m.image_size;
+
+        /* ---- prepare: from here on the state file tells where we are ---- */
+        if ((r = step_enter(&a, UPGRADE_STEP_PREPARE, ret_reason)) < 0)
+                goto out;
+        /* Slot T must not be what GRUB boots while it is half written. */
+        if (c.boot.default_slot != R && (r = boot_set_default(h->esp, R, 0, ret_reason)) < 0)
+                goto out;
+        {
+                struct stat root_st, dev_st;
+                if (stat(h->root, &root_st) == 0 && stat(c.slot_dev[ti], &dev_st) == 0 &&
+                    S_ISBLK(dev_st.st_mode) && root_st.st_dev == dev_st.st_rdev) {
+                        r = reason_set(ret_reason, "%s (slot %c) holds the running system: refusing to write it",
+                                       c.slot_dev[ti], T);
+                        r = -EBUSY;
+                        goto out;
+                }
+        }
+        if ((r = ustate_begin(&c.st, "upgrade", "running")) < 0 || (r = set_str(&c.st.version, m.version)) < 0 ||
+            (r = set_str(&c.st.step, "prepare")) < 0 || (r = set_str(&c.st.slot_version[ti], NULL)) < 0 ||
+            (r = set_str(&c.st.health[ti], NULL)) < 0 || (r = set_str(&c.st.slot_version[ri], c.running_version)) < 0)
+                goto out;
+        c.st.slot = T;
+        c.st.incomplete[ti] = true;
+        if ((r = ustate_write(h->esp, &c.st)) < 0) {
+                reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", h->esp, strerror(-r));
+                goto out;
+        }
+        a.begun = true;
+
+        /* ---- write-slot ---- */
+        if ((r = step_enter(&a, UPGRADE_STEP_WRITE_SLOT, ret_reason)) < 0)
+                goto out;
+        tw = now_s();
+        {
+                struct slot_write_options so = {.label = label, .progress = on_write_progress, .userdata = &a};
+                free(why), why = NULL;
+                if ((r = slot_write_image(image, &m, c.slot_dev[ti], &so, fs_uuid, &why)) < 0) {
+                        reason_set(ret_reason, "%s", why ?: "the slot write failed");
+                        goto out;
+                }
+        }
+        res.write_seconds = now_s() - tw;
+        if (a.stage) { /* the download is written: give the memory back */
+                umount2(a.stage, MNT_DETACH);
+                rmdir(a.stage);
+                a.stage = mfree(a.stage);
+        }
+
+        /* ---- carry-over ---- */
+        if ((r = step_enter(&a, UPGRADE_STEP_CARRY_OVER, ret_reason)) < 0)
+                goto out;
+        if (asprintf(&a.target, "%s/target", c.work_dir) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        (void) umount2(a.target, MNT_DETACH);
+        if ((mkdir(a.target, 0700) < 0 && errno != EEXIST) || mount(c.slot_dev[ti], a.target, "ext4", 0, NULL) < 0) {
+                r = -errno;
+                reason_set(ret_reason, "cannot mount the new slot %s: %m", c.slot_dev[ti]);
+                goto out;
+        }
+        if ((r = carry_over(h->root, a.target, R, T, m.version, m.build, o->cb, ret_reason)) < 0)
+                goto out;
+
+        /* ---- packs ---- */
+        if ((r = step_enter(&a, UPGRADE_STEP_PACKS, ret_reason)) < 0)
+                goto out;
+        {
+                _cleanup_free_ char *packs = NULL;
+                struct stat st;
+                if (asprintf(&packs, "%s/etc/xenhost/packs", h->root) >= 0 && stat(packs, &st) == 0)
+                        apply_note(&a, "recorded supplemental packs are not reinstalled by this version: they stay "
+                                       "recorded in /etc/xenhost/packs");
+        }
+
+        /* ---- boot-entry ---- */
+        if ((r = step_enter(&a, UPGRADE_STEP_BOOT_ENTRY, ret_reason)) < 0)
+                goto out;
+        if ((r = boot_files_find(h->root, &run_files, ret_reason)) < 0 ||
+            (r = boot_files_find(a.target, &new_files, ret_reason)) < 0)
+                goto out;
+        {
+                struct boot_options bo;
+                struct slot_boot slots[2];
+                boot_options_of_host(h->esp, c.boot.default_slot == T ? R : c.boot.default_slot, &bo);
+                slots[ri] = (struct slot_boot) {.slot = R, .fs_uuid = c.slot_fs_uuid[ri], .version = c.running_version,
+                                                .xen = run_files.xen, .kernel = run_files.kernel,
+                                                .initrd = run_files.initrd};
+                slots[ti] = (struct slot_boot) {.slot = T, .fs_uuid = fs_uuid, .version = m.version,
+                                                .xen = new_files.xen, .kernel = new_files.kernel,
+                                                .initrd = new_files.initrd};
+                if (!c.slot_fs_uuid[ri]) {
+                        r = reason_set(ret_reason, "the running slot %s has no file system UUID", c.slot_dev[ri]),
+                        r = -ENODEV;
+                        goto out;
+                }
+                if ((r = boot_config_write(h->esp, &bo, slots, 2, ret_reason)) < 0)
+                        goto out;
+        }
+        if (umount2(a.target, 0) < 0) {
+                r = -errno;
+                reason_set(ret_reason, "cannot unmount the new slot: %m");
+                goto out;
+        }
+        rmdir(a.target);
+        a.target = mfree(a.target);
+        sync();
+
+        /* ---- flip: the commit point ---- */
+        if ((r = step_enter(&a, UPGRADE_STEP_FLIP, ret_reason)) < 0)
+                goto out;
+        if ((r = boot_set_default(h->esp, T, BOOT_TRIES_DEFAULT, ret_reason)) < 0)
+                goto out;
+        test_hold(&a, "done");
+        c.st.incomplete[ti] = false;
+        if ((r = set_str(&c.st.slot_version[ti], m.version)) < 0 || (r = set_str(&c.st.result, "succeeded")) < 0 ||
+            (r = set_str(&c.st.step, NULL)) < 0)
+                goto out;
+        if ((r = ustate_write(h->esp, &c.st)) < 0)
+                /* The flip happened: the upgrade stands; status reads the boot state. */
+                apply_note(&a, "cannot record the result in %s/xenhost/upgrade.state: %s", h->esp, strerror(-r));
+        r = 0;
+out:
+        apply_cleanup(&a);
+        if (r < 0) {
+                if (ret_reason && !*ret_reason)
+                        reason_set(ret_reason, "%s", strerror(-r));
+                upgrade_result_done(&res);
+                return record_failure(&a, r, ret_reason);
+        }
+        res.seconds = now_s() - t0;
+        *ret = res;
+        return 0;
+}
+
+/* ---- rollback, mark-good, boot health ---------------------------------------------- */
+
+int upgrade_rollback(const struct upgrade_host *h, char *ret_slot, char **ret_reason) {
+        _cleanup_(host_ctx_done) struct host_ctx c = {};
+        _cleanup_(upgrade_status_done) struct upgrade_status s = {};
+        int r = host_ctx_open(h, &c, ret_reason);
+        if (r < 0)
+                return r;
+        int lock = host_lock(&c, false);
+        if (lock == -EBUSY)
+                return reason_set(ret_reason, "an upgrade is running: wait for it to finish"), lock;
+        if (lock < 0)
+                return lock;
+        _cleanup_close_ int lock_fd = lock;
+        const char R = c.running, O = c.other;
+        char next;
+        if ((r = host_status(&c, &s)) < 0)
+                return r;
+        if (c.boot.try_slot == R) {
+                /* The new version runs on trial: end the trial, the
+                 * previous version (the default) boots next. */
+                next = c.boot.default_slot;
+                r = boot_set_default(h->esp, next, 0, ret_reason);
+        } else if (c.boot.try_slot == O) {
+                /* An upgrade applied and not yet booted: cancel it. */
+                next = R;
+                r = boot_set_default(h->esp, R, 0, ret_reason);
+        } else {
+                const struct upgrade_slot_status *x = &s.slots[O - 'a'];
+                if (x->state != SLOT_STATE_GOOD)
+                        return reason_set(ret_reason, "slot %c holds no version to roll back to (%s%s%s)", O,
+                                          slot_state_to_string(x->state), x->reason ? ": " : "", x->reason ?: ""),
+                               -ENOENT;
+                next = O;
+                /* The previous version is tried like an upgrade: if it no
+                 * longer boots, GRUB comes back to this one. */
+                r = c.boot.default_slot == O ? boot_set_default(h->esp, O, 0, ret_reason)
+                                             : boot_set_default(h->esp, O, BOOT_TRIES_DEFAULT, ret_reason);
+        }
+        if (r < 0)
+                return r;
+        if ((r = ustate_begin(&c.st, "rollback", "succeeded")) < 0 ||
+            (r = set_str(&c.st.version, s.slots[next - 'a'].version)) < 0)
+                return r;
+        c.st.slot = next;
+        if ((r = ustate_write(h->esp, &c.st)) < 0)
+                return reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", h->esp, strerror(-r)), r;
+        *ret_slot = next;
+        return 0;
+}
+
+int upgrade_mark_good(const struct upgrade_host *h, bool *ret_marked, char **ret_reason) {
+        _cleanup_(host_ctx_done) struct host_ctx c = {};
+        int r = host_ctx_open(h, &c, ret_reason);
+        if (r < 0)
+                return r;
+        const char R = c.running, O = c.other;
+        const int ri = R - 'a', oi = O - 'a';
+        *ret_marked = false;
+        if (c.boot.try_slot == R) {
+                if ((r = boot_mark_good(h->esp, R, ret_reason)) < 0)
+                        return r;
+                *ret_marked = true;
+                if ((r = ustate_begin(&c.st, "mark-good", "succeeded")) < 0 ||
+                    (r = set_str(&c.st.version, c.running_version)) < 0 ||
+                    (r = set_str(&c.st.slot_version[ri], c.running_version)) < 0 || (r = set_str(&c.st.health[ri], NULL)) < 0)
+                        return r;
+                c.st.slot = R;
+                c.st.incomplete[ri] = false;
+        } else if (c.boot.try_failed == O && !(streq_ptr(c.st.kind, "fallback") && c.st.slot == O)) {
+                /* GRUB came back here after the other slot's tries ran out. */
+                _cleanup_free_ char *version = c.st.slot_version[oi] ? strdup(c.st.slot_version[oi]) : NULL;
+                _cleanup_free_ char *why = NULL;
+                if (asprintf(&why, "slot %c (%s) did not pass a health check within its boots; GRUB went back to "
+                                   "slot %c%s%s",
+                             O, version ?: "?", R, c.st.health[oi] ? "; its last health check: " : "",
+                             c.st.health[oi] ?: "") < 0)
+                        return -ENOMEM;
+                if ((r = ustate_begin(&c.st, "fallback", "failed")) < 0 || (r = set_str(&c.st.version, version)) < 0 ||
+                    (r = set_str(&c.st.reason, why)) < 0)
+                        return r;
+                c.st.slot = O;
+        } else
+                return 0;
+        r = ustate_write(h->esp, &c.st);
+        return r < 0 ? (reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", h->esp, strerror(-r)), r) : 0;
+}
+
+int upgrade_trying(const struct upgrade_host *h, char **ret_reason) {
+        _cleanup_(host_ctx_done) struct host_ctx c = {};
+        int r = host_ctx_open(h, &c, ret_reason);
+        if (r < 0)
+                return r;
+        return c.boot.try_slot == c.running;
+}
+
+int upgrade_health_failed(const struct upgrade_host *h, const char *why, char **ret_reason) {
+        _cleanup_(host_ctx_done) struct host_ctx c = {};
+        int r = host_ctx_open(h, &c, ret_reason);
+        if (r < 0)
+                return r;
+        if ((r = set_str(&c.st.health[c.running - 'a'], why && *why ? why : "failed")) < 0)
+                return r;
+        r = ustate_write(h->esp, &c.st);
+        if (r < 0)
+                return reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", h->esp, strerror(-r)), r;
+        return c.boot.try_slot == c.running;
+}

@@ -1,0 +1,232 @@
+/* Carrying the preserved configuration over from the running slot into the
+ * freshly written one (DESIGN.md section 8). The running slot is only read. */
+#include "upgrade-internal.h"
+
+#include <glob.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "format.h"
+#include "log.h"
+#include "process.h"
+
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        return 0;
+}
+
+static bool is_account_file(const char *p) {
+        return streq(p, "/etc/passwd") || streq(p, "/etc/shadow") || streq(p, "/etc/group") ||
+               streq(p, "/etc/gshadow");
+}
+
+static int copy_one(const char *src, const char *dst, char **ret_reason) {
+        struct stat s, d;
+        int r;
+        if (lstat(src, &s) < 0)
+                return -errno;
+        if ((r = mkdir_parents(dst)) < 0)
+                return reason_set(ret_reason, "cannot make the directories of %s: %s", dst, strerror(-r)), r;
+        bool dst_exists = lstat(dst, &d) >= 0;
+        /* A type change (a file where the image has a directory, or back)
+         * takes the running slot's type. */
+        if (dst_exists && S_ISDIR(s.st_mode) != S_ISDIR(d.st_mode)) {
+                r = spawn_run((const char *[]) {"rm", "-rf", "--one-file-system", dst, NULL}, NULL);
+                if (r < 0)
+                        return reason_set(ret_reason, "cannot replace %s: %s", dst, spawn_last_error()), r;
+                dst_exists = false;
+        }
+        if (S_ISDIR(s.st_mode)) {
+                /* Directories are merged: what the running slot has wins,
+                 * what only the new image has (new defaults) stays. */
+                _cleanup_free_ char *from = NULL;
+                if (asprintf(&from, "%s/.", src) < 0)
+                        return -ENOMEM;
+                if (!dst_exists && mkdir(dst, 0755) < 0)
+                        return reason_set(ret_reason, "cannot make %s: %m", dst), -errno;
+                r = spawn_run((const char *[]) {"cp", "-a", "--remove-destination", from, dst, NULL}, NULL);
+        } else
+                r = spawn_run((const char *[]) {"cp", "-a", "--remove-destination", src, dst, NULL}, NULL);
+        if (r < 0)
+                return reason_set(ret_reason, "cannot copy %s: %s", src, spawn_last_error()), r;
+        return 0;
+}
+
+static bool line_name_in(const char *text, const char *line) {
+        size_t n = strcspn(line, ":\n");
+        for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                if (strncmp(l, line, n) == 0 && l[n] == ':')
+                        return true;
+        return false;
+}
+
+int merge_accounts(const char *root, const char *target, const char *rel, char **ret_reason) {
+        _cleanup_free_ char *src = NULL, *dst = NULL, *theirs = NULL, *ours = NULL, *extra = NULL;
+        size_t extra_len = 0;
+        int r;
+        if (asprintf(&src, "%s%s", root, rel) < 0 || asprintf(&dst, "%s%s", target, rel) < 0)
+                return -ENOMEM;
+        if ((r = read_full_file(src, &ours, NULL)) < 0)
+                return r == -ENOENT ? 0 : (reason_set(ret_reason, "cannot read %s: %s", src, strerror(-r)), r);
+        if ((r = read_full_file(dst, &theirs, NULL)) < 0 && r != -ENOENT)
+                return reason_set(ret_reason, "cannot read %s: %s", dst, strerror(-r)), r;
+        FILE *f = open_memstream(&extra, &extra_len);
+        if (!f)
+                return -ENOMEM;
+        for (char *save = NULL, *l = theirs ? strtok_r(theirs, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
+                if (*l && *l != '#' && !line_name_in(ours, l))
+                        fprintf(f, "%s\n", l);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        /* The running slot's file with its owner and mode (shadow is
+         * root:shadow 0640), then the new image's own system accounts. */
+        if ((r = copy_one(src, dst, ret_reason)) < 0)
+                return r;
+        if (extra_len > 0) {
+                _cleanup_close_ int fd = open(dst, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0 || (ours[0] && !endswith(ours, "\n") && write(fd, "\n", 1) != 1) ||
+                    write(fd, extra, extra_len) != (ssize_t) extra_len || fsync(fd) < 0)
+                        return reason_set(ret_reason, "cannot add the new image's accounts to %s: %m", dst), -EIO;
+        }
+        return 0;
+}
+
+/* fstab names the slot's own root: the running slot's, with its slot's name. */
+static int rewrite_fstab(const char *root, const char *target, char running, char new_slot, char **ret_reason) {
+        _cleanup_free_ char *src = NULL, *dst = NULL, *text = NULL, *out = NULL;
+        char from[16], to[16];
+        size_t len = 0;
+        int r;
+        if (asprintf(&src, "%s/etc/fstab", root) < 0 || asprintf(&dst, "%s/etc/fstab", target) < 0)
+                return -ENOMEM;
+        if ((r = read_full_file(src, &text, NULL)) < 0)
+                return r == -ENOENT ? 0 : (reason_set(ret_reason, "cannot read %s: %s", src, strerror(-r)), r);
+        snprintf(from, sizeof from, "xh-dom0-%c", running);
+        snprintf(to, sizeof to, "xh-dom0-%c", new_slot);
+        char header[32];
+        snprintf(header, sizeof header, "# xenhost slot %c", running);
+        FILE *f = open_memstream(&out, &len);
+        if (!f)
+                return -ENOMEM;
+        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                if (streq(l, header)) {
+                        fprintf(f, "# xenhost slot %c\n", new_slot);
+                        continue;
+                }
+                for (char *p = l, *m; (m = strstr(p, from)); p = m + strlen(from)) {
+                        fprintf(f, "%.*s%s", (int) (m - p), p, to);
+                        l = m + strlen(from);
+                }
+                fprintf(f, "%s\n", l);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        r = write_file_atomic(dst, out, len, 0644);
+        return r < 0 ? (reason_set(ret_reason, "cannot write %s: %s", dst, strerror(-r)), r) : 0;
+}
+
+/* The inventory travels with /etc/xenhost; its version and slot are the new ones. */
+static int rewrite_inventory(const char *root, const char *target, char new_slot, const char *version,
+                             const char *build, char **ret_reason) {
+        _cleanup_free_ char *src = NULL, *dst = NULL, *text = NULL, *out = NULL;
+        size_t len = 0;
+        int r;
+        if (asprintf(&src, "%s/etc/xenhost/inventory", root) < 0 ||
+            asprintf(&dst, "%s/etc/xenhost/inventory", target) < 0)
+                return -ENOMEM;
+        if ((r = read_full_file(src, &text, NULL)) < 0)
+                return reason_set(ret_reason, "cannot read %s: %s", src, strerror(-r)), r;
+        FILE *f = open_memstream(&out, &len);
+        if (!f)
+                return -ENOMEM;
+        for (char *save = NULL, *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                if (startswith(l, "PRODUCT_VERSION="))
+                        fprintf(f, "PRODUCT_VERSION='%s'\n", version);
+                else if (startswith(l, "BUILD_NUMBER="))
+                        fprintf(f, "BUILD_NUMBER='%s'\n", build ?: "");
+                else if (startswith(l, "ACTIVE_SLOT="))
+                        fprintf(f, "ACTIVE_SLOT='%c'\n", new_slot);
+                else
+                        fprintf(f, "%s\n", l);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        r = write_file_atomic(dst, out, len, 0644);
+        return r < 0 ? (reason_set(ret_reason, "cannot write %s: %s", dst, strerror(-r)), r) : 0;
+}
+
+static void note(const struct upgrade_callbacks *cb, const char *fmt, ...) _printf_(2, 3);
+static void note(const struct upgrade_callbacks *cb, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (n >= 0) {
+                log_debug("%s", s);
+                if (cb && cb->note)
+                        cb->note(s, cb->userdata);
+        }
+}
+
+int carry_over(const char *root, const char *target, char running_slot, char new_slot, const char *new_version,
+               const char *new_build, const struct upgrade_callbacks *cb, char **ret_reason) {
+        _cleanup_strv_free_ char **paths = NULL;
+        size_t n_code = 0;
+        int r = upgrade_preserve_list(root, &paths, ret_reason);
+        if (r < 0)
+                return r;
+        while (upgrade_preserved_paths[n_code])
+                n_code++;
+        for (size_t i = 0; paths[i]; i++) {
+                const char *p = paths[i];
+                _cleanup_free_ char *pattern = NULL;
+                glob_t g = {};
+                if (streq(p, "/etc/fstab"))
+                        continue; /* rewritten below */
+                if (is_account_file(p)) {
+                        if ((r = merge_accounts(root, target, p, ret_reason)) < 0)
+                                return r;
+                        continue;
+                }
+                if (asprintf(&pattern, "%s%s", root, p) < 0)
+                        return -ENOMEM;
+                int gr = glob(pattern, GLOB_NOSORT, NULL, &g);
+                if (gr == GLOB_NOMATCH) {
+                        /* The code's list names what a host may have; an
+                         * operator's own path that is gone is worth a line. */
+                        if (i >= n_code)
+                                note(cb, "preserved path %s (preserve.d) does not exist; nothing to carry over", p);
+                        globfree(&g);
+                        continue;
+                }
+                if (gr != 0) {
+                        globfree(&g);
+                        return reason_set(ret_reason, "cannot look up %s", p), -EIO;
+                }
+                for (size_t k = 0; k < g.gl_pathc && r >= 0; k++) {
+                        _cleanup_free_ char *dst = NULL;
+                        if (asprintf(&dst, "%s%s", target, g.gl_pathv[k] + strlen(root)) < 0)
+                                r = -ENOMEM;
+                        else
+                                r = copy_one(g.gl_pathv[k], dst, ret_reason);
+                }
+                globfree(&g);
+                if (r < 0)
+                        return r;
+        }
+        if ((r = rewrite_fstab(root, target, running_slot, new_slot, ret_reason)) < 0 ||
+            (r = rewrite_inventory(root, target, new_slot, new_version, new_build, ret_reason)) < 0)
+                return r;
+        return 0;
+}

@@ -1,0 +1,20 @@
+UPGRADE_SRCS := upgrade/state.c upgrade/carry.c upgrade/download.c upgrade/apply.c
+UPGRADE_OBJS := $(UPGRADE_SRCS:%.c=$(O)/%.o)
+UPGRADE_LIB := $(O)/libupgrade.a
+UPGRADE_LDLIBS := $(shell $(PKG_CONFIG) --libs libcurl json-c)
+DEPS += $(UPGRADE_OBJS:.o=.d) $(O)/upgrade/main.d
+$(UPGRADE_OBJS) $(O)/upgrade/main.o: MOD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
+
+$(UPGRADE_LIB): $(UPGRADE_OBJS)
+	$(AR) rcs $@ $^
+
+# xenhost-upgrade writes the other slot with the image module's slot writer,
+# its boot entry with the hypervisor module's boot writer, and finds the
+# slots with the partitioner's disk probe.
+$(O)/bin/xenhost-upgrade: $(O)/upgrade/main.o $(UPGRADE_LIB) $(IMAGE_LIB) $(HYPERVISOR_LIB) $(PARTITIONER_LIB) $(O)/libxenhost.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UPGRADE_LDLIBS) $(IMAGE_LDLIBS) $(PARTITIONER_LDLIBS)
+
+BINS += $(O)/bin/xenhost-upgrade
+MODULE_LIBS += $(UPGRADE_LIB)
+MODULE_LDLIBS += $(UPGRADE_LDLIBS)

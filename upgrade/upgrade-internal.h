@@ -1,0 +1,60 @@
+/* Shared inside upgrade/ only. */
+#pragma once
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "partitioner.h"
+#include "upgrade.h"
+
+/* ESP/xenhost/upgrade.state (upgrade.h). */
+struct ustate {
+        char *kind, *result, *step, *time, *version, *reason;
+        char slot;
+        char *slot_version[2];  /* a, b */
+        bool incomplete[2];
+        char *health[2];        /* the last failed health check of the slot */
+};
+void ustate_done(struct ustate *s);
+int ustate_path(const char *esp, char **ret);
+int ustate_read(const char *esp, struct ustate *ret);   /* no file: all empty */
+int ustate_write(const char *esp, const struct ustate *s);
+int ustate_begin(struct ustate *s, const char *kind, const char *result);
+int set_str(char **field, const char *v);
+
+/* The host as found: the running slot, the disk, both slots, the boot state. */
+struct host_ctx {
+        const struct upgrade_host *h;
+        char *inventory;          /* the running slot's /etc/xenhost/inventory */
+        char *running_version;
+        char running, other;
+        char *disk_node;
+        char *slot_dev[2];        /* a, b */
+        uint64_t slot_size[2];
+        char *slot_fs_uuid[2];
+        char *work_dir;
+        struct boot_state boot;   /* grubenv; default_slot always set */
+        struct ustate st;
+};
+int host_ctx_open(const struct upgrade_host *h, struct host_ctx *c, char **ret_reason);
+void host_ctx_done(struct host_ctx *c);
+int host_status(struct host_ctx *c, struct upgrade_status *ret);
+int host_lock(struct host_ctx *c, bool wait);
+
+/* carry.c: the preserved configuration from ROOT into the new slot mounted
+ * at TARGET (slot NEW_SLOT, version NEW_VERSION, build NEW_BUILD). */
+int carry_over(const char *root, const char *target, char running_slot, char new_slot, const char *new_version,
+               const char *new_build, const struct upgrade_callbacks *cb, char **ret_reason);
+/* Merges the account file REL (/etc/passwd ...): the running slot's entries,
+ * then those of the new image whose names the running slot lacks (system
+ * accounts that a new version's packages bring). */
+int merge_accounts(const char *root, const char *target, const char *rel, char **ret_reason);
+
+/* download.c: fetches URL into the file PATH, at most MAX bytes (more is an
+ * error: -EFBIG). */
+int download_file(const char *url, const char *path, uint64_t max, void (*progress)(uint64_t, uint64_t, void *),
+                  void *userdata, char **ret_reason);
