@@ -145,6 +145,111 @@ static void apply_cleanup(struct apply *a) {
         }
 }
 
+/* ---- where the new version comes from ------------------------------------------------- */
+
+static bool is_iso(const char *path) {
+        char magic[5];
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        return fd >= 0 && pread(fd, magic, sizeof magic, 32769) == (ssize_t) sizeof magic &&
+               memcmp(magic, "CD001", 5) == 0;
+}
+
+/* Extracts FILE from the ISO into DST with xorriso: no loop mount. */
+static int iso_extract(const char *iso, const char *file, const char *dst, char **ret_reason) {
+        int r = spawn_run((const char *[]) {"xorriso", "-osirrox", "on", "-indev", iso, "-extract", file, dst, NULL},
+                          NULL);
+        if (r == -ENOENT)
+                return reason_set(ret_reason, "reading an ISO needs xorriso, which is not installed"), r;
+        if (r < 0)
+                return reason_set(ret_reason, "cannot read %s from %s: %s", file, iso, spawn_last_error()), r;
+        return 0;
+}
+
+/* The manifest of an install ISO: the one file /xenhost/ *.manifest. */
+static int iso_manifest_name(const char *iso, char **ret, char **ret_reason) {
+        _cleanup_free_ char *out = NULL;
+        int r = spawn_run((const char *[]) {"xorriso", "-indev", iso, "-find", "/xenhost", "-name", "*.manifest", NULL},
+                          &out);
+        if (r < 0)
+                return reason_set(ret_reason, "%s is not a xenhost install ISO (%s)", iso, spawn_last_error()), r;
+        char *q = strchr(out, '\''), *e = q ? strchr(q + 1, '\'') : NULL;
+        if (!e || strchr(e + 1, '\''))
+                return reason_set(ret_reason, "%s holds %s host image manifest under /xenhost", iso, e ? "more than one" : "no"),
+                       -EBADMSG;
+        if (!(*ret = strndup(q + 1, e - q - 1)))
+                return -ENOMEM;
+        return 0;
+}
+
+/* The manifest into a file of its own: SOURCE itself, or downloaded or
+ * extracted into the staging tmpfs. */
+static int fetch_manifest(struct apply *a, const char *source, char **ret_path, char **ret_reason) {
+        int r;
+        bool iso = !is_url(source) && is_iso(source);
+        if (!is_url(source) && !iso)
+                return (*ret_path = strdup(source)) ? 0 : -ENOMEM;
+        if ((r = stage_mount(a, MANIFEST_SIZE_MAX, ret_reason)) < 0)
+                return r;
+        if (asprintf(ret_path, "%s/manifest", a->stage) < 0)
+                return -ENOMEM;
+        if (!iso)
+                return download_file(source, *ret_path, MANIFEST_SIZE_MAX, NULL, NULL, ret_reason);
+        _cleanup_free_ char *name = NULL, *sig = NULL, *sig_dst = NULL, *ignored = NULL;
+        if ((r = iso_manifest_name(source, &name, ret_reason)) < 0 || (r = iso_extract(source, name, *ret_path, ret_reason)) < 0)
+                return r;
+        if (asprintf(&sig, "%s.asc", name) < 0 || asprintf(&sig_dst, "%s.asc", *ret_path) < 0)
+                return -ENOMEM;
+        (void) iso_extract(source, sig, sig_dst, &ignored); /* a signature, when there is one */
+        return 0;
+}
+
+/* The image the manifest M describes, beside the manifest at SOURCE: the
+ * file itself for a path, else downloaded or extracted into the staging
+ * tmpfs (remounted with room for it). */
+static int fetch_image(struct apply *a, const char *source, const struct manifest *m, const char *manifest_path,
+                       char **ret_image, char **ret_reason) {
+        _cleanup_free_ char *dir = strdup(source), *keep = NULL, *sig = NULL, *sig_keep = NULL;
+        int r;
+        if (!dir)
+                return -ENOMEM;
+        if (!a->stage)
+                return asprintf(ret_image, "%s/xenhost-%s.img", dirname(dir), m->version) < 0 ? -ENOMEM : 0;
+        /* The manifest's small tmpfs becomes one with room for the image. */
+        if ((r = read_full_file(manifest_path, &keep, NULL)) < 0 || asprintf(&sig, "%s.asc", manifest_path) < 0)
+                return r < 0 ? r : -ENOMEM;
+        (void) read_full_file(sig, &sig_keep, NULL);
+        if (umount2(a->stage, 0) < 0) {
+                r = -errno;
+                return reason_set(ret_reason, "cannot unmount %s: %m", a->stage), r;
+        }
+        a->stage = mfree(a->stage);
+        if ((r = stage_mount(a, m->image_size + MANIFEST_SIZE_MAX * 2, ret_reason)) < 0 ||
+            (r = write_file_atomic(manifest_path, keep, strlen(keep), 0600)) < 0 ||
+            (sig_keep && (r = write_file_atomic(sig, sig_keep, strlen(sig_keep), 0600)) < 0))
+                return r;
+        if (asprintf(ret_image, "%s/xenhost-%s.img", a->stage, m->version) < 0)
+                return -ENOMEM;
+        if (!is_url(source)) {
+                _cleanup_free_ char *name = NULL;
+                if (asprintf(&name, "/xenhost/xenhost-%s.img", m->version) < 0)
+                        return -ENOMEM;
+                apply_note(a, "reading xenhost %s from %s", m->version, source);
+                return iso_extract(source, name, *ret_image, ret_reason);
+        }
+        _cleanup_free_ char *url = NULL, *sig_url = NULL, *ignored = NULL;
+        *strrchr(dir, '/') = 0;
+        if (asprintf(&url, "%s/xenhost-%s.img", dir, m->version) < 0)
+                return -ENOMEM;
+        apply_note(a, "downloading xenhost %s (%" PRIu64 " bytes)", m->version, m->image_size);
+        if ((r = download_file(url, *ret_image, m->image_size, on_write_progress, a, ret_reason)) < 0)
+                return r;
+        /* The signature, when there is one; whether one is required is image_verify()'s. */
+        if (!sig_keep && asprintf(&sig_url, "%s.asc", source) >= 0 &&
+            download_file(sig_url, sig, MANIFEST_SIZE_MAX, NULL, NULL, &ignored) < 0)
+                unlink(sig);
+        return 0;
+}
+
 static int read_manifest_file(const char *path, struct manifest *m, char **ret_reason) {
         _cleanup_free_ char *text = NULL, *why = NULL;
         struct stat st;
@@ -251,7 +356,7 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
         _cleanup_(host_ctx_done) struct host_ctx c = {};
         _cleanup_(manifest_done) struct manifest m = {};
         _cleanup_(boot_files_done) struct boot_files run_files = {}, new_files = {};
-        _cleanup_free_ char *manifest_path = NULL, *image = NULL, *keyring = NULL, *why = NULL, *dir = NULL;
+        _cleanup_free_ char *manifest_path = NULL, *image = NULL, *keyring = NULL, *why = NULL;
         struct upgrade_result res = {};
         struct apply a = {.c = &c, .o = o};
         double t0 = now_s(), tw;
@@ -275,19 +380,8 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
         /* ---- verify: nothing is written before all of it holds ---- */
         if ((r = step_enter(&a, UPGRADE_STEP_VERIFY, ret_reason)) < 0)
                 goto out;
-        if (is_url(source)) {
-                if ((r = stage_mount(&a, MANIFEST_SIZE_MAX, ret_reason)) < 0)
-                        goto out;
-                if (asprintf(&manifest_path, "%s/manifest", a.stage) < 0) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                if ((r = download_file(source, manifest_path, MANIFEST_SIZE_MAX, NULL, NULL, ret_reason)) < 0)
-                        goto out;
-        } else if (!(manifest_path = strdup(source))) {
-                r = -ENOMEM;
+        if ((r = fetch_manifest(&a, source, &manifest_path, ret_reason)) < 0)
                 goto out;
-        }
         if ((r = read_manifest_file(manifest_path, &m, ret_reason)) < 0)
                 goto out;
         if (!streq_ptr(m.product, "xenhost")) {
@@ -355,51 +449,8 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
                 r = -ENOSPC;
                 goto out;
         }
-        /* The image, beside the manifest. */
-        if (!(dir = strdup(source))) {
-                r = -ENOMEM;
+        if ((r = fetch_image(&a, source, &m, manifest_path, &image, ret_reason)) < 0)
                 goto out;
-        }
-        if (is_url(source)) {
-                char *slash = strrchr(dir, '/');
-                _cleanup_free_ char *url = NULL, *sig_url = NULL, *sig = NULL;
-                *slash = 0;
-                /* The manifest's tmpfs becomes the image's, sized for it. */
-                {
-                        _cleanup_free_ char *keep = NULL;
-                        if ((r = read_full_file(manifest_path, &keep, NULL)) < 0)
-                                goto out;
-                        if (umount2(a.stage, 0) < 0) {
-                                r = -errno;
-                                reason_set(ret_reason, "cannot unmount %s: %m", a.stage);
-                                goto out;
-                        }
-                        a.stage = mfree(a.stage);
-                        if ((r = stage_mount(&a, m.image_size + MANIFEST_SIZE_MAX * 2, ret_reason)) < 0)
-                                goto out;
-                        if ((r = write_file_atomic(manifest_path, keep, strlen(keep), 0600)) < 0)
-                                goto out;
-                }
-                if (asprintf(&url, "%s/xenhost-%s.img", dir, m.version) < 0 ||
-                    asprintf(&image, "%s/xenhost-%s.img", a.stage, m.version) < 0) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                apply_note(&a, "downloading xenhost %s (%" PRIu64 " bytes)", m.version, m.image_size);
-                if ((r = download_file(url, image, m.image_size, on_write_progress, &a, ret_reason)) < 0)
-                        goto out;
-                if (asprintf(&sig_url, "%s.asc", source) < 0 || asprintf(&sig, "%s.asc", manifest_path) < 0) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                /* The signature, when there is one; whether one is required is image_verify's. */
-                _cleanup_free_ char *ignored = NULL;
-                if (download_file(sig_url, sig, MANIFEST_SIZE_MAX, NULL, NULL, &ignored) < 0)
-                        unlink(sig);
-        } else if (asprintf(&image, "%s/xenhost-%s.img", dirname(dir), m.version) < 0) {
-                r = -ENOMEM;
-                goto out;
-        }
         if (o->keyring)
                 keyring = realpath(o->keyring, NULL);
         else {

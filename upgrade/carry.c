@@ -2,6 +2,7 @@
  * freshly written one (DESIGN.md section 8). The running slot is only read. */
 #include "upgrade-internal.h"
 
+#include <dirent.h>
 #include <glob.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -99,6 +100,56 @@ int merge_accounts(const char *root, const char *target, const char *rel, char *
                         return reason_set(ret_reason, "cannot add the new image's accounts to %s: %m", dst), -EIO;
         }
         return 0;
+}
+
+static bool unit_known(const char *root, const char *unit) {
+        static const char *const dirs[] = {"/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"};
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                _cleanup_free_ char *p = NULL;
+                struct stat st;
+                if (asprintf(&p, "%s%s/%s", root, dirs[i], unit) >= 0 && lstat(p, &st) == 0)
+                        return true;
+        }
+        return false;
+}
+
+/* /etc/systemd/system was merged: what the operator enabled is enabled. A
+ * unit the new image enables but the running slot had and kept disabled
+ * (ssh-mode off, <service enabled="no">) is disabled again; a unit that is
+ * new in this version keeps the image's choice. */
+static int carry_disabled_units(const char *root, const char *target, char **ret_reason) {
+        _cleanup_free_ char *sys = NULL;
+        struct dirent **wants = NULL;
+        if (asprintf(&sys, "%s/etc/systemd/system", target) < 0)
+                return -ENOMEM;
+        int n = scandir(sys, &wants, NULL, alphasort), r = 0;
+        for (int i = 0; i < n; i++) {
+                const char *w = wants[i]->d_name;
+                _cleanup_free_ char *tdir = NULL;
+                struct dirent **links = NULL;
+                int k = 0;
+                if ((endswith(w, ".wants") || endswith(w, ".requires")) && asprintf(&tdir, "%s/%s", sys, w) >= 0)
+                        k = scandir(tdir, &links, NULL, alphasort);
+                for (int j = 0; j < k; j++) {
+                        const char *u = links[j]->d_name;
+                        _cleanup_free_ char *in_root = NULL, *in_target = NULL;
+                        struct stat st;
+                        if (r >= 0 && u[0] != '.' && asprintf(&in_root, "%s/etc/systemd/system/%s/%s", root, w, u) >= 0 &&
+                            asprintf(&in_target, "%s/%s", tdir, u) >= 0 && lstat(in_root, &st) < 0 && errno == ENOENT &&
+                            unit_known(root, u)) {
+                                log_debug("%s stays disabled in the new slot, as in the running one", u);
+                                if (unlink(in_target) < 0) {
+                                        r = -errno;
+                                        reason_set(ret_reason, "cannot disable %s in the new slot: %m", u);
+                                }
+                        }
+                        free(links[j]);
+                }
+                free(links);
+                free(wants[i]);
+        }
+        free(wants);
+        return r;
 }
 
 /* fstab names the slot's own root: the running slot's, with its slot's name. */
@@ -225,7 +276,8 @@ int carry_over(const char *root, const char *target, char running_slot, char new
                 if (r < 0)
                         return r;
         }
-        if ((r = rewrite_fstab(root, target, running_slot, new_slot, ret_reason)) < 0 ||
+        if ((r = carry_disabled_units(root, target, ret_reason)) < 0 ||
+            (r = rewrite_fstab(root, target, running_slot, new_slot, ret_reason)) < 0 ||
             (r = rewrite_inventory(root, target, new_slot, new_version, new_build, ret_reason)) < 0)
                 return r;
         return 0;

@@ -97,6 +97,7 @@ const char *const upgrade_preserved_paths[] = {
         "/etc/xen",                       /* guest configurations, /etc/xen/auto */
         "/etc/lvm/backup",                /* the SR's LVM metadata history */
         "/etc/lvm/archive",
+        "/etc/systemd/system",            /* services enabled, disabled or masked (<service>, ssh-mode) */
         "/etc/fstab",                     /* the SR's mount (ext SR), rewritten for the new slot */
         NULL,
 };

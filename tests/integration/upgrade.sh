@@ -54,6 +54,10 @@ printf 'name="g1"\nmemory=256\n' >"$ROOT/etc/xen/auto/g1.cfg"
 head -c 300 /dev/urandom | base64 >"$ROOT/etc/site.conf"
 printf '# site files\n/etc/site.conf\n/etc/site.d\n' >"$ROOT/etc/xenhost/preserve.d/site.list"
 echo 5b0b4f2c33334a4a9a9a0123456789ab >"$ROOT/etc/machine-id"
+# <ssh-mode>off</ssh-mode> and a service of the operator's own.
+rm -f "$ROOT/etc/systemd/system/multi-user.target.wants/ssh.service"
+printf '[Unit]\nDescription=site agent\n[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n' >"$ROOT/etc/systemd/system/site-agent.service"
+ln -sf /etc/systemd/system/site-agent.service "$ROOT/etc/systemd/system/multi-user.target.wants/site-agent.service"
 PRESERVED="/etc/hostname /etc/xen/auto/g1.cfg /etc/site.conf /root/.ssh/authorized_keys /etc/ssh/ssh_host_ed25519_key /etc/machine-id /etc/xenhost/preserve.d/site.list"
 sums() { (cd "$1" && sha256sum $(echo "$PRESERVED" | sed 's|/||; s| /| |g')); }
 sums "$ROOT" >preserved.sums
@@ -158,6 +162,8 @@ check_eq "shadow keeps its owner group and mode" "$(stat -c '%G %a' "$ROOT/etc/s
 check_eq "the inventory names the new version and slot, with the same UUIDs" \
         "99.1.0 b 5b0b4f2c-1111-4a4a-9a9a-0123456789ab" \
         "$(. mb/etc/xenhost/inventory; echo "$PRODUCT_VERSION $ACTIVE_SLOT $INSTALLATION_UUID")"
+check_eq "services: ssh stays disabled, the operator's unit enabled, the health check enabled" "no yes yes" \
+        "$(for u in ssh site-agent xenhost-health; do [ -L "mb/etc/systemd/system/multi-user.target.wants/$u.service" ] && echo yes || echo no; done | xargs)"
 check "the new slot's fstab mounts the new slot" grep -q '^PARTLABEL=xh-dom0-b / ' mb/etc/fstab
 check_eq "the new slot's ext4 is labelled xh-dom0-b" "xh-dom0-b" "$(blkid -s LABEL -o value "${L}p4")"
 check_eq "the running slot was not written by the upgrade" "$ROOT_SUM" "$(tree_sum "$ROOT")"
@@ -207,5 +213,14 @@ echo '/proc/self/mem' >"$ROOT/etc/xenhost/preserve.d/bad.list"
 XENHOST_TEST_FAIL_STEP= up apply n2/xenhost-99.5.0.manifest >/dev/null 2>err
 check "a preserve.d line under /proc is refused naming file and line" grep -q 'preserve.d/bad.list:1' err
 rm -f "$ROOT/etc/xenhost/preserve.d/bad.list"
+
+# --- apply from an install ISO, read without mounting it --------------------------
+xorriso -as mkisofs -quiet -R -J -o n6.iso -graft-points "/xenhost/xenhost-99.6.0.img=$XB_IMG" \
+        "/xenhost/xenhost-99.6.0.manifest=$(sed 's/^VERSION=.*/VERSION=99.6.0/' "$XB_MAN" >n6.manifest; echo "$T_DIR/n6.manifest")" \
+        >/dev/null 2>&1
+if up apply n6.iso >iso.out 2>&1; then ok "apply from an install ISO"; else not_ok "apply from an install ISO"; sed 's/^/#   /' iso.out; fi
+check_eq "the ISO's version is tried in slot b" "trying 99.6.0" \
+        "$(up status --json | jq -r '"\(.slots.b.state) \(.slots.b.version)"')"
+check "nothing of the ISO stays mounted" bash -c "! grep -q '$T_DIR/work' /proc/self/mountinfo"
 
 t_finish
