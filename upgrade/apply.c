@@ -42,19 +42,7 @@ struct apply {
         enum upgrade_step step;
 };
 
-static void apply_note(struct apply *a, const char *fmt, ...) _printf_(2, 3);
-static void apply_note(struct apply *a, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return;
-        log_debug("%s", s);
-        if (a->o->cb && a->o->cb->note)
-                a->o->cb->note(s, a->o->cb->userdata);
-}
+#define apply_note(a, ...) upgrade_note((a)->o->cb, __VA_ARGS__)
 
 static void test_hold(struct apply *a, const char *name) {
         const char *hold = getenv("XENHOST_TEST_HOLD_STEP");

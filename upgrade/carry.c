@@ -216,20 +216,6 @@ static int rewrite_inventory(const char *root, const char *target, char new_slot
         return r < 0 ? (reason_set(ret_reason, "cannot write %s: %s", dst, strerror(-r)), r) : 0;
 }
 
-static void note(const struct upgrade_callbacks *cb, const char *fmt, ...) _printf_(2, 3);
-static void note(const struct upgrade_callbacks *cb, const char *fmt, ...) {
-        _cleanup_free_ char *s = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vasprintf(&s, fmt, ap);
-        va_end(ap);
-        if (n >= 0) {
-                log_debug("%s", s);
-                if (cb && cb->note)
-                        cb->note(s, cb->userdata);
-        }
-}
-
 int carry_over(const char *root, const char *target, char running_slot, char new_slot, const char *new_version,
                const char *new_build, const struct upgrade_callbacks *cb, char **ret_reason) {
         _cleanup_strv_free_ char **paths = NULL;
@@ -257,7 +243,7 @@ int carry_over(const char *root, const char *target, char running_slot, char new
                         /* The code's list names what a host may have; an
                          * operator's own path that is gone is worth a line. */
                         if (i >= n_code)
-                                note(cb, "preserved path %s (preserve.d) does not exist; nothing to carry over", p);
+                                upgrade_note(cb, "preserved path %s (preserve.d) does not exist; nothing to carry over", p);
                         globfree(&g);
                         continue;
                 }

@@ -300,6 +300,19 @@ int ustate_begin(struct ustate *s, const char *kind, const char *result) {
         return 0;
 }
 
+void upgrade_note(const struct upgrade_callbacks *cb, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        log_debug("%s", s);
+        if (cb && cb->note)
+                cb->note(s, cb->userdata);
+}
+
 /* ---- the host ------------------------------------------------------------------ */
 
 void host_ctx_done(struct host_ctx *c) {
