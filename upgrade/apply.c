@@ -658,6 +658,11 @@ int upgrade_mark_good(const struct upgrade_host *h, bool *ret_marked, char **ret
         int r = host_ctx_open(h, &c, ret_reason);
         if (r < 0)
                 return r;
+        /* After an apply that is running, never in the middle of it. */
+        int lock = host_lock(&c, true);
+        if (lock < 0)
+                return reason_set(ret_reason, "cannot lock %s: %s", c.work_dir, strerror(-lock)), lock;
+        _cleanup_close_ int lock_fd = lock;
         const char R = c.running, O = c.other;
         const int ri = R - 'a', oi = O - 'a';
         *ret_marked = false;
@@ -703,6 +708,10 @@ int upgrade_health_failed(const struct upgrade_host *h, const char *why, char **
         int r = host_ctx_open(h, &c, ret_reason);
         if (r < 0)
                 return r;
+        int lock = host_lock(&c, true);
+        if (lock < 0)
+                return reason_set(ret_reason, "cannot lock %s: %s", c.work_dir, strerror(-lock)), lock;
+        _cleanup_close_ int lock_fd = lock;
         if ((r = set_str(&c.st.health[c.running - 'a'], why && *why ? why : "failed")) < 0)
                 return r;
         r = ustate_write(h->esp, &c.st);
