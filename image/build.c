@@ -10,6 +10,7 @@
 #include <libgen.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -259,7 +260,8 @@ static int base_key(const struct build_context *c, char ret[17]) {
 }
 
 static int base_tree(const struct build_context *c, char **ret) {
-        _cleanup_free_ char *list = NULL, *dir = NULL, *tmp = NULL, *stamp = NULL, *include = NULL, *hook = NULL;
+        _cleanup_free_ char *list = NULL, *dir = NULL, *tmp = NULL, *stamp = NULL, *include = NULL, *hook = NULL,
+                            *lock = NULL;
         char key[17];
         int r;
 
@@ -267,8 +269,14 @@ static int base_tree(const struct build_context *c, char **ret) {
         if (r < 0)
                 return r;
         if (!strdupf(&dir, "%s/dom0-base-%s", c->cache, key) || !strdupf(&tmp, "%s.tmp", dir) ||
-            !strdupf(&stamp, "%s.complete", dir))
+            !strdupf(&stamp, "%s.complete", dir) || !strdupf(&lock, "%s.lock", dir))
                 return -ENOMEM;
+        /* The cache is shared by every build on the machine: two builds of
+         * one recipe must not both make (and remove) the same tree. The
+         * second waits and then finds it complete. */
+        _cleanup_close_ int lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0)
+                return log_error_errno(negative_errno(), "Cannot lock %s: %m", lock);
         if (exists(stamp)) {
                 progress("rootfs", "dom0 packages unchanged: using the cached tree");
                 log_debug("Cached base tree %s", dir);
