@@ -960,8 +960,9 @@ int install_config_validate(const struct install_config *c, struct config_proble
         }
         bool fresh = c->mode == INSTALL_MODE_FRESH || c->mode == INSTALL_MODE_REINSTALL;
 
-        /* What each mode requires. Upgrade and restore are valid here; the
-         * engine says when it cannot do them yet. */
+        /* What each mode requires. An upgrade names the installed host's
+         * disk, as XenServer's answer files must; a restore may leave it to
+         * the plan, which takes the only xenhost disk it finds. */
         if (fresh)
                 check_fresh(v, c);
         if (c->mode == INSTALL_MODE_UPGRADE && !c->existing_installation)

@@ -23,6 +23,7 @@
 #include "partitioner.h"
 #include "process.h"
 #include "slot.h"
+#include "upgrade.h"
 
 static const char *const step_names[_INSTALL_STEP_MAX] = {
         [INSTALL_STEP_CHECKS] = "checks",
@@ -99,7 +100,9 @@ static void report(struct install *in, uint64_t done, uint64_t total) {
         }
         uint64_t within = total ? step_weight[in->step] * done / total : 0;
         struct install_progress p = {.step = in->step, .percent = (unsigned) ((before + within) * 100 / all),
-                                     .done = done, .total = total};
+                                     .done = done, .total = total, .index = (unsigned) in->step + 1,
+                                     .n_steps = _INSTALL_STEP_MAX, .name = step_names[in->step],
+                                     .title = step_titles[in->step]};
         if (in->fe && in->fe->progress)
                 in->fe->progress(&p, in->fe->userdata);
 }
@@ -542,6 +545,166 @@ static int step_finish(struct install *in) {
         return 0;
 }
 
+/* ---- upgrade and restore: through the upgrade module ---------------------------- */
+
+/* The upgrade's steps as the front end sees them: titles and rough shares
+ * of the time (measured under QEMU: the image's checksum and the slot are
+ * most of it). The last entry is the restore's one step. */
+#define OFFLINE_STEP_RESTORE _UPGRADE_STEP_MAX
+static const unsigned offline_weight[_UPGRADE_STEP_MAX] = {25, 2, 55, 8, 1, 6, 3};
+
+struct offline {
+        const struct install_plan *plan;
+        const struct install_frontend *fe;
+        unsigned step;          /* enum upgrade_step, or OFFLINE_STEP_RESTORE */
+        char title[96];
+        unsigned last_percent;
+};
+
+static void offline_report(struct offline *o, uint64_t done, uint64_t total) {
+        const bool restore = o->step == OFFLINE_STEP_RESTORE;
+        unsigned before = 0, all = 0, percent;
+        for (unsigned i = 0; i < _UPGRADE_STEP_MAX; i++) {
+                all += offline_weight[i];
+                if (i < o->step)
+                        before += offline_weight[i];
+        }
+        percent = restore ? (total && done >= total ? 100 : 0)
+                          : (unsigned) ((before + (total ? offline_weight[o->step] * done / total : 0)) * 100 / all);
+        struct install_progress p = {
+                .step = INSTALL_STEP_CHECKS, .percent = percent, .done = done, .total = total,
+                .index = restore ? 1 : o->step + 1, .n_steps = restore ? 1 : _UPGRADE_STEP_MAX,
+                .name = restore ? "restore" : upgrade_step_to_string(o->step), .title = o->title,
+        };
+        if (o->fe && o->fe->progress)
+                o->fe->progress(&p, o->fe->userdata);
+}
+
+static void offline_on_step(enum upgrade_step s, void *userdata) {
+        struct offline *o = userdata;
+        const struct install_plan *p = o->plan;
+        o->step = s;
+        switch (s) {
+        case UPGRADE_STEP_VERIFY:
+                snprintf(o->title, sizeof o->title, "Verifying the host image %s", p->image.version ?: "");
+                break;
+        case UPGRADE_STEP_PREPARE:
+                snprintf(o->title, sizeof o->title, "Marking slot %c as being written", p->slot);
+                break;
+        case UPGRADE_STEP_WRITE_SLOT:
+                snprintf(o->title, sizeof o->title, "Writing the host image into slot %c", p->slot);
+                break;
+        case UPGRADE_STEP_CARRY_OVER:
+                snprintf(o->title, sizeof o->title, "Carrying the configuration over from slot %c", p->default_slot);
+                break;
+        case UPGRADE_STEP_PACKS:
+                snprintf(o->title, sizeof o->title, "Supplemental packs");
+                break;
+        case UPGRADE_STEP_BOOT_ENTRY:
+                snprintf(o->title, sizeof o->title, "Writing the boot entries of both slots");
+                break;
+        default:
+                snprintf(o->title, sizeof o->title, "Making slot %c the next boot, tried %u times", p->slot, p->tries);
+        }
+        log_info("Upgrade step %u/%u: %s", (unsigned) s + 1, _UPGRADE_STEP_MAX, upgrade_step_to_string(s));
+        offline_report(o, 0, 0);
+}
+
+static void offline_on_progress(enum upgrade_step s, uint64_t done, uint64_t total, void *userdata) {
+        struct offline *o = userdata;
+        o->step = s;
+        offline_report(o, done, total);
+}
+
+static void offline_on_note(const char *line, void *userdata) {
+        struct offline *o = userdata;
+        log_info("%s", line);
+        if (o->fe && o->fe->warning)
+                o->fe->warning(line, o->fe->userdata);
+}
+
+/* Mounts the installed host as the upgrader finds a running one: the ESP
+ * (read-write: grubenv, grub.cfg and the upgrade state live there) and the
+ * default slot, read-only, as the running root. Checks that the boot state
+ * is still the one planned for. */
+static int offline_mount(struct install *in, char **ret_root, char **ret_esp) {
+        const struct install_plan *p = in->plan;
+        _cleanup_free_ char *esp_dev = NULL, *slot_dev = NULL, *root = NULL, *esp = NULL;
+        struct boot_state st;
+        int r;
+        enum part_role role = p->default_slot == 'a' ? PART_DOM0_A : PART_DOM0_B;
+        if ((r = part_path(in, PART_ESP, &esp_dev)) < 0 || (r = part_path(in, role, &slot_dev)) < 0 ||
+            asprintf(&root, "%s/running", in->work) < 0 || asprintf(&esp, "%s/esp", in->work) < 0)
+                return r < 0 ? r : -ENOMEM;
+        if ((r = mount_at(in, "mounting the ESP", esp_dev, esp, "vfat", NULL)) < 0 ||
+            (r = mount_at(in, "mounting the default slot read-only", slot_dev, root, "ext4", "ro")) < 0)
+                return r;
+        r = boot_state_read(esp, &st);
+        if (r < 0)
+                return fail(in, "cannot read the boot state on %s: %s", esp_dev, strerror(-r)), r;
+        /* Planned with a try pending: only a restore that ends it. */
+        char planned_try = p->mode == INSTALL_MODE_RESTORE && p->slot == p->default_slot ? (p->default_slot == 'a' ? 'b' : 'a') : 0;
+        if (st.default_slot != p->default_slot || st.try_slot != planned_try)
+                return fail(in, "the boot state of %s changed since the plan was made: plan again", p->disk),
+                       -ESTALE;
+        *ret_root = TAKE_PTR(root);
+        *ret_esp = TAKE_PTR(esp);
+        return 0;
+}
+
+static int offline_apply(struct install *in) {
+        const struct install_plan *p = in->plan;
+        _cleanup_free_ char *root = NULL, *esp = NULL, *work = NULL, *why = NULL;
+        struct offline o = {.plan = p, .fe = in->fe};
+        int r;
+
+        in->disk_node = realpath(p->disk, NULL);
+        if (!in->disk_node)
+                return fail(in, "the disk %s is gone: %s", p->disk, strerror(errno)), -ENODEV;
+        if ((r = offline_mount(in, &root, &esp)) < 0)
+                return r;
+        if (asprintf(&work, "%s/upgrade", in->work) < 0)
+                return -ENOMEM;
+        struct upgrade_host h = {.root = root, .esp = esp, .disk = in->disk_node, .running_slot = p->default_slot,
+                                 .work_dir = work};
+
+        if (p->mode == INSTALL_MODE_RESTORE) {
+                const char *fail_step = getenv("XENHOST_TEST_FAIL_STEP");
+                char next = 0;
+                o.step = OFFLINE_STEP_RESTORE;
+                snprintf(o.title, sizeof o.title, "Making slot %c the next boot", p->slot);
+                offline_report(&o, 0, 0);
+                if (fail_step && streq(fail_step, "restore"))
+                        return reason_set(in->reason, "step restore failed on purpose (XENHOST_TEST_FAIL_STEP)"), -EIO;
+                r = upgrade_rollback(&h, &next, &why);
+                if (r < 0)
+                        return reason_set(in->reason, "restore: %s", why ?: strerror(-r)), r;
+                if (next != p->slot)
+                        return reason_set(in->reason, "restore: slot %c boots next, the plan said slot %c", next,
+                                          p->slot), -ESTALE;
+                log_info("Restore: slot %c (%s) boots next", next, p->slot_versions[next - 'a'] ?: "?");
+                offline_report(&o, 1, 1);
+                return 0;
+        }
+
+        const struct upgrade_callbacks cb = {.step = offline_on_step, .progress = offline_on_progress,
+                                             .note = offline_on_note, .userdata = &o};
+        const struct upgrade_options opts = {.keyring = in->env->keyring, .cb = &cb};
+        _cleanup_(upgrade_result_done) struct upgrade_result res = {};
+        r = upgrade_apply(&h, p->image.manifest, &opts, &res, &why);
+        if (r < 0)
+                return reason_set(in->reason, "step %s: %s", upgrade_step_to_string(o.step), why ?: strerror(-r)), r;
+        if (res.noop)
+                log_info("Upgrade: xenhost %s is there already: nothing was written", res.to_version ?: "?");
+        else
+                log_info("Upgrade: xenhost %s written into slot %c over %s's slot in %.1f s (slot write %.1f s); "
+                         "it is tried at the next boot", res.to_version ?: "?", res.slot, res.from_version ?: "?",
+                         res.seconds, res.write_seconds);
+        o.step = UPGRADE_STEP_FLIP;
+        offline_report(&o, 1, 1);
+        return 0;
+}
+
 int install_plan_apply(const struct install_plan *plan, const struct install_config *cfg,
                        const struct install_env *env, const struct install_frontend *fe, enum install_step *ret_step,
                        char **ret_reason) {
@@ -553,6 +716,10 @@ int install_plan_apply(const struct install_plan *plan, const struct install_con
         if (asprintf(&in.work, "%s", env->work_dir ?: "/run/xenhost-install") < 0)
                 return -ENOMEM;
         (void) mkdir_p(in.work, 0755);
+        if (install_mode_keeps_host(plan->mode)) {
+                r = offline_apply(&in);
+                goto out;
+        }
         /* Nothing is written before the checks and the image verification. */
         if ((r = step_checks(&in)) < 0 || (r = step_verify(&in)) < 0 || (r = step_partition(&in)) < 0 ||
             (r = step_slot(&in)) < 0 || (r = run_scripts(&in, SCRIPT_STAGE_PACKAGES_INSTALLED, in.target)) < 0 ||
@@ -629,7 +796,9 @@ int install_run(const struct install_config *cfg, const struct install_env *env,
         if (r < 0)
                 return reason_set(ret_reason, "cannot ask for consent: %s", strerror(-r)), r;
         if (r == 0)
-                return reason_set(ret_reason, "the operator did not agree to erase the disks: nothing was written"),
+                return reason_set(ret_reason, "%s: nothing was written",
+                                  install_mode_keeps_host(plan->mode) ? "the operator did not agree"
+                                                                      : "the operator did not agree to erase the disks"),
                        -ECANCELED;
         return install_plan_apply(plan, cfg, env, fe, NULL, ret_reason);
 }

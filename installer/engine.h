@@ -40,16 +40,25 @@ const char *install_step_to_string(enum install_step s);  /* "partition" */
 const char *install_step_title(enum install_step s);      /* "Partitioning the disk, ..." */
 
 struct install_progress {
-        enum install_step step;
+        enum install_step step;  /* fresh and reinstall */
         unsigned percent;        /* of the whole install */
         uint64_t done, total;    /* bytes within the step, when it counts bytes (else 0, 0) */
+        /* The step in words, for every mode: an upgrade and a restore run
+         * the upgrade module's steps (upgrade.h: verify, prepare, write-slot,
+         * carry-over, packs, boot-entry, flip; restore), which
+         * XENHOST_TEST_FAIL_STEP names too. */
+        unsigned index, n_steps; /* 1-based: step INDEX of N_STEPS */
+        const char *name;        /* "partition", "write-slot" */
+        const char *title;       /* "Partitioning the disk, ..." */
 };
 
 /* How the engine reaches the operator. Every callback may be NULL. */
 struct install_frontend {
         /* Consent to erase: called once with the plan (its disks say what is
          * on them and what is erased), after planning and before the first
-         * write. Returns > 0 to go on, 0 to stop with nothing written. */
+         * write. Returns > 0 to go on, 0 to stop with nothing written. An
+         * upgrade or a restore erases nothing (install_mode_keeps_host()):
+         * the plan says which slot it writes or boots next. */
         int (*confirm)(const struct install_plan *plan, void *userdata);
         /* A step starts, or a step that counts bytes moved on. */
         void (*progress)(const struct install_progress *p, void *userdata);
@@ -66,7 +75,12 @@ int install_facts_probe(const struct install_config *cfg, const struct install_e
 /* Carries out PLAN (which has no errors) for CFG (the root password and the
  * scripts come from it). Consent must have been given: this writes. On
  * failure returns < 0 and *RET_REASON names the step and what went wrong, in
- * one line; *RET_STEP says which step failed. */
+ * one line; *RET_STEP says which step failed (fresh and reinstall).
+ * mode="upgrade" and mode="restore" mount the installed host's ESP and its
+ * default slot (read-only) under ENV's work directory and call
+ * upgrade_apply() with the media's manifest, or upgrade_rollback(), with
+ * the default slot as the running one; everything is unmounted again, also
+ * on failure. */
 int install_plan_apply(const struct install_plan *plan, const struct install_config *cfg,
                        const struct install_env *env, const struct install_frontend *fe, enum install_step *ret_step,
                        char **ret_reason);

@@ -223,10 +223,11 @@ static void print_summary(const char *path, const struct install_config *c) {
                        net_proto_to_string(a->proto != NET_PROTO_NONE ? a->proto : a->proto6), source);
                 break;
         case INSTALL_MODE_UPGRADE:
-                printf("%s: valid: upgrade of %s, source %s\n", path, c->existing_installation, source);
+                printf("%s: valid: upgrade of %s, source %s\n", path,
+                       c->existing_installation ?: "the only xenhost installation found", source);
                 break;
         default:
-                printf("%s: valid: restore from %s\n", path, c->backup_disk ?: "the only backup found");
+                printf("%s: valid: restore of %s\n", path, c->backup_disk ?: "the only xenhost installation found");
         }
 }
 
@@ -249,10 +250,12 @@ static void kmsg(const char *line) {
  * machine-readable XENHOST-PROGRESS line on the kernel log, which reaches
  * the serial line for fleets watching it. Byte counts within a step are
  * shown on a terminal only. */
+static unsigned last_n_steps = _INSTALL_STEP_MAX;
 static void on_progress(const struct install_progress *p, void *userdata) {
         static int last_step = -1;
         (void) userdata;
-        if ((int) p->step == last_step) {
+        last_n_steps = p->n_steps;
+        if ((int) p->index == last_step) {
                 if (p->total && isatty(STDOUT_FILENO)) {
                         char a[32], b[32];
                         printf("\r[%3u%%]   %s of %s", p->percent, format_iec(a, sizeof a, p->done),
@@ -263,12 +266,12 @@ static void on_progress(const struct install_progress *p, void *userdata) {
         }
         if (last_step >= 0 && isatty(STDOUT_FILENO))
                 printf("\n");
-        last_step = (int) p->step;
+        last_step = (int) p->index;
         char line[256];
-        printf("[%3u%%] %s\n", p->percent, install_step_title(p->step));
+        printf("[%3u%%] %s\n", p->percent, p->title);
         fflush(stdout);
-        snprintf(line, sizeof line, "XENHOST-PROGRESS step=%u/%u name=%s percent=%u", (unsigned) p->step + 1,
-                 _INSTALL_STEP_MAX, install_step_to_string(p->step), p->percent);
+        snprintf(line, sizeof line, "XENHOST-PROGRESS step=%u/%u name=%s percent=%u", p->index, p->n_steps, p->name,
+                 p->percent);
         kmsg(line);
 }
 
@@ -282,10 +285,35 @@ static void on_warning(const char *line, void *userdata) {
 static int on_confirm(const struct install_plan *plan, void *userdata) {
         const struct install_config *c = userdata;
         char s[32], answer[16] = "";
+        /* An upgrade or a restore says what it does to the installed host,
+         * asked or not: which disk, which slot, which version. */
+        if (install_mode_keeps_host(plan->mode)) {
+                const struct plan_setting *ps = install_plan_setting(
+                        plan, plan->mode == INSTALL_MODE_UPGRADE ? "existing_installation" : "backup_disk");
+                printf("%s: %s\n", install_mode_to_string(plan->mode), ps ? ps->detail : plan->disk);
+                fflush(stdout);
+        }
         if (!c->confirm_before_writing)
                 return 1;
         _cleanup_fclose_ FILE *tty = fopen("/dev/tty", "r+e");
         FILE *in = tty ?: stdin, *out = tty ?: stdout;
+        if (install_mode_keeps_host(plan->mode)) {
+                const struct plan_disk *d = &plan->disks[0];
+                fprintf(out, "\nThe %s keeps the installed host on %s (%s): nothing is erased, the SR is kept.\n",
+                        install_mode_to_string(plan->mode), d->path, d->holds);
+                if (plan->mode == INSTALL_MODE_UPGRADE)
+                        fprintf(out, "Slot %c is written with xenhost %s and tried at the next boot.\n", plan->slot,
+                                plan->image.version ?: "?");
+                else
+                        fprintf(out, "Slot %c (%s) boots next.\n", plan->slot,
+                                plan->slot_versions[plan->slot - 'a'] ?: "?");
+                fprintf(out, "Type 'yes' to go on, anything else to stop: ");
+                fflush(out);
+                if (!fgets(answer, sizeof answer, in))
+                        return 0;
+                answer[strcspn(answer, "\n")] = 0;
+                return streq(answer, "yes");
+        }
         fprintf(out, "\nThe install erases:\n");
         for (size_t i = 0; i < plan->n_disks; i++) {
                 const struct plan_disk *d = &plan->disks[i];
@@ -331,8 +359,19 @@ static int install(const struct install_config *c) {
                 kmsg("XENHOST-PROGRESS failed");
                 return log_error_errno(r, "Installation failed: %s (full log: %s)", reason ?: "unknown error", arg_log);
         }
-        printf("[100%%] xenhost is installed\n");
-        kmsg("XENHOST-PROGRESS step=7/7 name=done percent=100");
+        switch (c->mode) {
+        case INSTALL_MODE_UPGRADE:
+                printf("[100%%] the upgrade is written: the new version is tried at the next boot\n");
+                break;
+        case INSTALL_MODE_RESTORE:
+                printf("[100%%] the previous version boots next\n");
+                break;
+        default:
+                printf("[100%%] xenhost is installed\n");
+        }
+        char line[128];
+        snprintf(line, sizeof line, "XENHOST-PROGRESS step=%u/%u name=done percent=100", last_n_steps, last_n_steps);
+        kmsg(line);
         return 0;
 }
 

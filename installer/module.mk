@@ -9,10 +9,11 @@ $(INSTALLER_LIB): $(INSTALLER_OBJS)
 	$(AR) rcs $@ $^
 
 # The installer drives the partitioner, the image verifier and the boot
-# configuration: it links their libraries.
-$(O)/bin/xenhost-install: $(O)/installer/main.o $(INSTALLER_LIB) $(PARTITIONER_LIB) $(IMAGE_LIB) $(HYPERVISOR_LIB) $(O)/libxenhost.a
+# configuration, and upgrades and restores through the upgrade module (the
+# code of xenhost-upgrade): it links their libraries.
+$(O)/bin/xenhost-install: $(O)/installer/main.o $(INSTALLER_LIB) $(UPGRADE_LIB) $(PARTITIONER_LIB) $(IMAGE_LIB) $(HYPERVISOR_LIB) $(O)/libxenhost.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(INSTALLER_LDLIBS) $(PARTITIONER_LDLIBS) $(IMAGE_LDLIBS) -lcrypt
+	$(CC) $(LDFLAGS) -o $@ $^ $(INSTALLER_LDLIBS) $(UPGRADE_LDLIBS) $(PARTITIONER_LDLIBS) $(IMAGE_LDLIBS) -lcrypt
 
 BINS += $(O)/bin/xenhost-install
 MODULE_LIBS += $(INSTALLER_LIB)

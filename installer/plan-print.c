@@ -17,8 +17,71 @@ static void print_command(FILE *f, char *const *argv) {
                 fprintf(f, "%s%s", a == argv ? "" : " ", *a);
 }
 
+static void print_settings_and_verdict(const struct install_plan *p, FILE *f) {
+        fprintf(f, "\nSettings:\n");
+        for (size_t i = 0; i < p->n_settings; i++)
+                fprintf(f, "  %-28s %-19s %s\n", p->settings[i].field, setting_fate_to_string(p->settings[i].fate),
+                        p->settings[i].detail);
+        for (char **w = p->warnings; w && *w; w++)
+                fprintf(f, "warning: %s\n", *w);
+        for (char **e = p->errors; e && *e; e++)
+                fprintf(f, "error: %s\n", *e);
+        fprintf(f, "%s\n", p->n_errors > 0 ? "This plan cannot be carried out." : "Nothing has been written.");
+}
+
+static const char *slot_version(const struct install_plan *p, char slot) {
+        return (slot == 'a' || slot == 'b') && p->slot_versions[slot - 'a'] ? p->slot_versions[slot - 'a'] : "empty";
+}
+
+/* mode upgrade and restore: the installed host, which slot is written or
+ * booted next, and that nothing is erased. */
+static int print_keeps_host(const struct install_plan *p, FILE *f) {
+        char s[32];
+        const bool upgrade = p->mode == INSTALL_MODE_UPGRADE;
+        if (upgrade)
+                fprintf(f, "Upgrade plan: xenhost %s (build %s, %s image) from the install media\n",
+                        p->image.version ?: "?", p->image.build ?: "?", p->image.format ?: "?");
+        else
+                fprintf(f, "Restore plan: the previous version boots again\n");
+        fprintf(f, "\nDisk:\n");
+        for (size_t i = 0; i < p->n_disks; i++) {
+                const struct plan_disk *d = &p->disks[i];
+                fprintf(f, "  %s, %s%s%s%s%s\n", d->path, format_si(s, sizeof s, d->size_bytes), d->model ? ", " : "",
+                        d->model ?: "", d->serial ? ", serial " : "", d->serial ?: "");
+                fprintf(f, "    holds now: %s\n", d->holds ?: "?");
+                fprintf(f, "    nothing is erased%s\n", d->keep_sr ? "; the SR is kept as it is" : "");
+        }
+        if (p->default_slot) {
+                char other = p->default_slot == 'a' ? 'b' : 'a';
+                fprintf(f, "\nSlots now:\n  slot %c: %s (boots now)\n  slot %c: %s\n", p->default_slot,
+                        slot_version(p, p->default_slot), other, slot_version(p, other));
+                fprintf(f, "\n");
+                if (p->n_errors > 0)
+                        fprintf(f, "Nothing is written or booted differently: see the errors\n");
+                else if (p->noop)
+                        fprintf(f, "Nothing to do: xenhost %s boots from slot %c already\n", p->image.version ?: "?",
+                                p->slot);
+                else if (upgrade)
+                        fprintf(f, "Slot %c (%s) is written: xenhost %s over %s; configuration carried over from "
+                                   "slot %c\nBoot: slot %c is tried %u times, then GRUB falls back to slot %c\n",
+                                p->slot, p->slot_label, p->image.version ?: "?", slot_version(p, p->slot),
+                                p->default_slot, p->slot, p->tries, p->default_slot);
+                else if (p->tries > 0)
+                        fprintf(f, "Boot: slot %c (%s) boots next, tried %u times; slot %c stays the fallback\n",
+                                p->slot, slot_version(p, p->slot), p->tries, p->default_slot);
+                else
+                        fprintf(f, "Boot: slot %c (%s) boots next; the try of slot %c ends\n", p->slot,
+                                slot_version(p, p->slot), other);
+        }
+        print_settings_and_verdict(p, f);
+        return ferror(f) ? -EIO : 0;
+}
+
 int install_plan_print(const struct install_plan *p, FILE *f) {
         char s[32];
+
+        if (install_mode_keeps_host(p->mode))
+                return print_keeps_host(p, f);
 
         fprintf(f, "Install plan: %s install of xenhost %s (build %s, %s image)\n", install_mode_to_string(p->mode),
                 p->image.version ?: "?", p->image.build ?: "?", p->image.format ?: "?");
@@ -69,15 +132,7 @@ int install_plan_print(const struct install_plan *p, FILE *f) {
                 if (p->n_scripts[st] > 0)
                         fprintf(f, "\nScripts at %s: %zu\n", script_stage_to_string((enum script_stage) st),
                                 p->n_scripts[st]);
-        fprintf(f, "\nSettings:\n");
-        for (size_t i = 0; i < p->n_settings; i++)
-                fprintf(f, "  %-28s %-19s %s\n", p->settings[i].field, setting_fate_to_string(p->settings[i].fate),
-                        p->settings[i].detail);
-        for (char **w = p->warnings; w && *w; w++)
-                fprintf(f, "warning: %s\n", *w);
-        for (char **e = p->errors; e && *e; e++)
-                fprintf(f, "error: %s\n", *e);
-        fprintf(f, "%s\n", p->n_errors > 0 ? "This plan cannot be carried out." : "Nothing has been written.");
+        print_settings_and_verdict(p, f);
         return ferror(f) ? -EIO : 0;
 }
 
@@ -125,6 +180,15 @@ static struct json_object *facts_to_json(const struct install_facts *fa) {
                 add_bool(j, "xenhost", d->is_xenhost);
                 add_str(j, "layout", d->is_xenhost ? layout_kind_to_string(d->layout) : NULL);
                 add_str(j, "installed_version", d->installed_version);
+                if (d->is_xenhost) {
+                        struct json_object *sv = json_object_new_object();
+                        char ds[2] = {d->default_slot, 0}, ts[2] = {d->try_slot, 0};
+                        add_str(sv, "a", d->slot_versions[0]);
+                        add_str(sv, "b", d->slot_versions[1]);
+                        json_object_object_add(j, "slot_versions", sv);
+                        add_str(j, "default_slot", d->default_slot ? ds : NULL);
+                        add_str(j, "try_slot", d->try_slot ? ts : NULL);
+                }
                 add_str(j, "sr_uuid", d->sr_uuid);
                 add_str(j, "sr_type", d->sr_uuid ? sr_type_to_string(d->sr_type) : NULL);
                 json_object_object_add(j, "sr_volumes", json_object_new_int(d->sr_volumes));
@@ -175,6 +239,26 @@ int install_plan_print_json(const struct install_plan *p, const struct install_f
 
         add_str(o, "mode", install_mode_to_string(p->mode));
         add_bool(o, "valid", p->n_errors == 0);
+        if (install_mode_keeps_host(p->mode)) {
+                /* What an upgrade or a restore does to the installed host. */
+                struct json_object *h = json_object_new_object(), *sv = json_object_new_object();
+                char ds[2] = {p->default_slot, 0}, ns[2] = {p->slot, 0};
+                add_str(h, "disk", p->disk);
+                add_str(h, "default_slot", p->default_slot ? ds : NULL);
+                add_str(sv, "a", p->slot_versions[0]);
+                add_str(sv, "b", p->slot_versions[1]);
+                json_object_object_add(h, "slot_versions", sv);
+                bool ok = p->n_errors == 0;
+                add_str(h, "written_slot", ok && p->mode == INSTALL_MODE_UPGRADE && !p->noop ? ns : NULL);
+                add_str(h, "next_slot", ok ? ns : NULL);
+                add_u64(h, "tries", p->tries);
+                add_bool(h, "noop", p->noop);
+                add_str(h, "version", p->mode == INSTALL_MODE_UPGRADE ? p->image.version : NULL);
+                add_bool(h, "erases", false);
+                add_bool(h, "keeps_sr", p->keep_sr);
+                json_object_object_add(o, "installed_host", h);
+        } else
+                json_object_object_add(o, "installed_host", NULL);
         for (size_t i = 0; i < p->n_disks; i++) {
                 const struct plan_disk *d = &p->disks[i];
                 struct json_object *j = json_object_new_object();
@@ -389,6 +473,16 @@ int install_facts_from_json(const char *text, struct install_facts **ret, char *
                         d->sr_volumes = json_object_object_get_ex(j, "sr_volumes", &v) ? json_object_get_int(v) : -1;
                         d->sr_start = get_u64(j, "sr_start");
                         d->sr_size = get_u64(j, "sr_size");
+                        _cleanup_free_ char *ds = NULL, *ts = NULL;
+                        if ((r = get_str(j, "default_slot", &ds)) < 0 || (r = get_str(j, "try_slot", &ts)) < 0)
+                                break;
+                        d->default_slot = ds && (streq(ds, "a") || streq(ds, "b")) ? ds[0] : 0;
+                        d->try_slot = ts && (streq(ts, "a") || streq(ts, "b")) ? ts[0] : 0;
+                        if (json_object_object_get_ex(j, "slot_versions", &v) &&
+                            json_object_is_type(v, json_type_object) &&
+                            ((r = get_str(v, "a", &d->slot_versions[0])) < 0 ||
+                             (r = get_str(v, "b", &d->slot_versions[1])) < 0))
+                                break;
                 }
         }
         if (r >= 0 && json_object_object_get_ex(o, "nics", &a) && json_object_is_type(a, json_type_array)) {

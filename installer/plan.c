@@ -8,6 +8,7 @@
 #include <stdarg.h>
 
 #include "format.h"
+#include "upgrade.h"
 
 static const char *const setting_fate_names[_SETTING_FATE_MAX] = {
         [SETTING_DEFAULT] = "default",
@@ -39,6 +40,8 @@ static void disk_facts_done(struct disk_facts *d) {
         free(d->pttype);
         free(d->signature);
         free(d->installed_version);
+        free(d->slot_versions[0]);
+        free(d->slot_versions[1]);
         free(d->sr_uuid);
 }
 
@@ -285,7 +288,7 @@ static void plan_add_disk(struct builder *b, enum plan_disk_role role, const str
                 .serial = copy_str(b, d->serial),
                 .size_bytes = d->size_bytes,
                 .holds = describe_contents(b, d),
-                .erase = true,
+                .erase = !install_mode_keeps_host(b->cfg->mode),
                 .keep_sr = keep_sr,
         };
 }
@@ -300,16 +303,23 @@ static void plan_mode(struct builder *b) {
         case INSTALL_MODE_REINSTALL:
                 setting(b, "mode", SETTING_APPLIED, "reinstall: the primary disk is rewritten, its SR is kept");
                 break;
+        case INSTALL_MODE_UPGRADE:
+                setting(b, "mode", SETTING_APPLIED, "upgrade: the media's version is written into the slot that does "
+                        "not boot now, as xenhost-upgrade apply does; nothing is erased, the SR is kept");
+                break;
+        case INSTALL_MODE_RESTORE:
+                setting(b, "mode", SETTING_APPLIED, "restore: the previous version boots again, as xenhost-upgrade "
+                        "rollback does; nothing is erased, the SR is kept");
+                break;
         default:
-                setting(b, "mode", SETTING_REFUSED, "%s is done by the upgrade module, which this installer does not "
-                        "have yet", install_mode_to_string(c->mode));
+                setting(b, "mode", SETTING_REFUSED, "unknown mode");
         }
-        if (c->existing_installation)
-                setting(b, "existing_installation", c->mode == INSTALL_MODE_UPGRADE ? SETTING_REFUSED : SETTING_WARNED,
-                        "%s: upgrades are not done by this installer yet", c->existing_installation);
-        if (c->backup_disk)
-                setting(b, "backup_disk", c->mode == INSTALL_MODE_RESTORE ? SETTING_REFUSED : SETTING_WARNED,
-                        "%s: restores are not done by this installer yet", c->backup_disk);
+        if (c->existing_installation && c->mode != INSTALL_MODE_UPGRADE)
+                setting(b, "existing_installation", SETTING_WARNED, "%s has no effect with mode=\"%s\" (it names the "
+                        "host to upgrade)", c->existing_installation, install_mode_to_string(c->mode));
+        if (c->backup_disk && c->mode != INSTALL_MODE_RESTORE)
+                setting(b, "backup_disk", SETTING_WARNED, "%s has no effect with mode=\"%s\" (it names the host to "
+                        "restore)", c->backup_disk, install_mode_to_string(c->mode));
 }
 
 static void plan_machine(struct builder *b) {
@@ -325,6 +335,8 @@ static void plan_machine(struct builder *b) {
 static void plan_image(struct builder *b) {
         const struct install_config *c = b->cfg;
         const struct install_facts *f = b->facts;
+        if (c->mode == INSTALL_MODE_RESTORE)
+                return; /* a restore writes no image (plan_offline_settings) */
         for (size_t i = 0; i < c->n_sources; i++)
                 if (c->sources[i].type != LOCATION_LOCAL)
                         setting(b, "sources", SETTING_REFUSED, "installing from a %s source is not supported yet; "
@@ -769,6 +781,186 @@ static void plan_scripts_and_packs(struct builder *b) {
                                           : "the answer file naming the disks is the consent to erase them");
 }
 
+/* ---- upgrade and restore: the installed host is kept ----------------------- */
+
+/* What a fresh install would apply means nothing here: the upgrader carries
+ * the installed host's configuration over (DESIGN.md section 8). Every such
+ * setting that is set is said to have no effect, so that none is dropped in
+ * silence. */
+static void plan_offline_settings(struct builder *b) {
+        const struct install_config *c = b->cfg;
+        const char *m = install_mode_to_string(c->mode);
+#define NO_EFFECT(field, what, ...) \
+        setting(b, field, SETTING_WARNED, what " has no effect with mode=\"%s\": the configuration is carried " \
+                "over from the installed host", __VA_ARGS__)
+        if (c->primary_disk)
+                NO_EFFECT("primary_disk", "%s", c->primary_disk, m);
+        if (!c->primary_disk_guest_storage)
+                NO_EFFECT("primary_disk_guest_storage", "guest-storage=\"no\"%s", "", m);
+        if (c->guest_disks)
+                NO_EFFECT("guest_disks", "%s", c->guest_disks[0], m);
+        if (c->sr_type != SR_LVM)
+                NO_EFFECT("sr_type", "srtype %s", sr_type_to_string(c->sr_type), m);
+        if (c->keymap)
+                NO_EFFECT("keymap", "%s", c->keymap, m);
+        if (c->root_password_type != ROOT_PASSWORD_UNSET)
+                NO_EFFECT("root_password", "root's password%s", "", m);
+        if (c->has_admin_interface)
+                NO_EFFECT("admin", "the management interface %s", c->admin.name ?: c->admin.hwaddr ?: "", m);
+        if (c->name_servers)
+                NO_EFFECT("name_servers", "%s", c->name_servers[0], m);
+        if (c->hostname)
+                NO_EFFECT("hostname", "%s", c->hostname, m);
+        if (c->timezone)
+                NO_EFFECT("timezone", "%s", c->timezone, m);
+        if (c->ntp_source != NTP_SOURCE_DEFAULT)
+                NO_EFFECT("ntp_source", "NTP source %s", ntp_source_to_string(c->ntp_source), m);
+        if (c->ntp_servers)
+                NO_EFFECT("ntp_servers", "%s", c->ntp_servers[0], m);
+        if (c->ssh_mode != SSH_MODE_ON)
+                NO_EFFECT("ssh_mode", "ssh-mode %s", ssh_mode_to_string(c->ssh_mode), m);
+        if (c->n_services > 0)
+                NO_EFFECT("services", "%s", c->services[0].name, m);
+        if (!c->write_boot_entry)
+                NO_EFFECT("write_boot_entry", "write-boot-entry=\"false\"%s", "", m);
+#undef NO_EFFECT
+        if (c->mode == INSTALL_MODE_RESTORE && c->n_sources > 0)
+                setting(b, "sources", SETTING_WARNED, "has no effect with mode=\"restore\": a restore writes no image");
+        if (c->n_scripts > 0)
+                setting(b, "scripts", SETTING_WARNED, "%zu script%s not run: scripts run with fresh installs only",
+                        c->n_scripts, c->n_scripts == 1 ? "" : "s");
+        if (c->n_packs > 0)
+                setting(b, "packs", SETTING_WARNED, "%zu supplemental pack%s not installed: packs cannot be installed "
+                        "yet (packs recorded on the host stay recorded)", c->n_packs, c->n_packs == 1 ? "" : "s");
+        setting(b, "confirm_before_writing", c->confirm_before_writing ? SETTING_APPLIED : SETTING_DEFAULT, "%s",
+                c->confirm_before_writing ? "the operator confirms on the console before the first write"
+                                          : "the answer file naming the disk is the consent: nothing is erased");
+}
+
+static const char *version_or(const char *v, const char *none) {
+        return v ?: none;
+}
+
+static void plan_offline(struct builder *b) {
+        const struct install_config *c = b->cfg;
+        const struct install_facts *f = b->facts;
+        struct install_plan *p = b->p;
+        const bool upgrade = c->mode == INSTALL_MODE_UPGRADE;
+        const char *field = upgrade ? "existing_installation" : "backup_disk";
+        const char *name = upgrade ? c->existing_installation : c->backup_disk;
+        const struct disk_facts *d = NULL;
+        char s[32];
+
+        plan_offline_settings(b);
+        if (name) {
+                d = install_facts_find_disk(f, name);
+                if (!d) {
+                        setting(b, field, SETTING_REFUSED, "%s is not on this machine", name);
+                        return;
+                }
+                if (!d->is_xenhost) {
+                        _cleanup_free_ char *holds = describe_contents(b, d);
+                        setting(b, field, SETTING_REFUSED, "%s is not a xenhost disk (it holds %s)", d->path,
+                                holds ?: "?");
+                        return;
+                }
+        } else {
+                struct text t;
+                FILE *tf = text_open(b, &t);
+                size_t n = 0;
+                if (!tf)
+                        return;
+                for (size_t i = 0; i < f->n_disks; i++)
+                        if (f->disks[i].is_xenhost) {
+                                fprintf(tf, "%s%s", n++ ? ", " : "", f->disks[i].path);
+                                d = &f->disks[i];
+                        }
+                _cleanup_free_ char *list = text_close(b, &t);
+                if (n != 1) {
+                        if (n == 0)
+                                setting(b, field, SETTING_REFUSED, "no disk of this machine holds a xenhost "
+                                        "installation");
+                        else
+                                setting(b, field, SETTING_REFUSED, "%zu disks hold xenhost (%s): name one with <%s>", n,
+                                        list ?: "?", upgrade ? "existing-installation" : "backup-disk");
+                        return;
+                }
+        }
+        p->disk = copy_str(b, d->path);
+        p->disk_by_id = copy_str(b, d->by_id ?: d->path);
+        plan_add_disk(b, PLAN_DISK_PRIMARY, d, d->sr_uuid != NULL);
+        p->keep_sr = d->sr_uuid != NULL;
+        p->sr_on_primary = p->keep_sr;
+        p->sr_type = d->sr_type;
+        if (d->sr_uuid)
+                snprintf(p->sr_uuid, sizeof p->sr_uuid, "%s", d->sr_uuid);
+        for (int i = 0; i < 2; i++)
+                p->slot_versions[i] = copy_str(b, d->slot_versions[i]);
+        p->default_slot = d->default_slot;
+        if (d->default_slot != 'a' && d->default_slot != 'b') {
+                setting(b, field, SETTING_REFUSED, "cannot read the boot state of %s (grubenv on its ESP, partition "
+                        "%u): which slot boots now is unknown", d->path, part_specs[PART_ESP].number);
+                return;
+        }
+        const char D = d->default_slot, O = D == 'a' ? 'b' : 'a';
+        const char *dv = d->slot_versions[D - 'a'], *ov = d->slot_versions[O - 'a'];
+        _cleanup_free_ char *what = NULL;
+
+        if (upgrade) {
+                p->slot = O;
+                p->tries = BOOT_TRIES_DEFAULT;
+                if (!p->image.version)
+                        return; /* no image: refused by plan_image */
+                if (d->try_slot) {
+                        setting(b, field, SETTING_REFUSED, "slot %c of %s is still being tried after an upgrade: "
+                                "boot the host so that its health check decides, or return to slot %c with "
+                                "mode=\"restore\"", d->try_slot, d->path, D);
+                        return;
+                }
+                if (!dv) {
+                        setting(b, field, SETTING_REFUSED, "slot %c of %s, which boots now, holds no xenhost version",
+                                D, d->path);
+                        return;
+                }
+                if (streq(p->image.version, dv)) {
+                        p->noop = true;
+                        p->slot = D;
+                        p->tries = 0;
+                        what = format(b, "xenhost %s is installed in slot %c already: nothing is written", dv, D);
+                        plan_warning(b, "%s", what ?: "");
+                } else if (version_compare(p->image.version, dv) < 0) {
+                        setting(b, field, SETTING_REFUSED, "xenhost %s on the media is older than %s in slot %c of "
+                                "%s: refusing a downgrade (mode=\"restore\" returns to the previous version)",
+                                p->image.version, dv, D, d->path);
+                        return;
+                } else
+                        what = format(b, "xenhost %s is written into slot %c over %s and tried at the next boot "
+                                      "(%u boots before GRUB falls back to slot %c, %s); nothing is erased, the SR "
+                                      "is kept", p->image.version, O, version_or(ov, "nothing (it is empty)"), p->tries,
+                                      D, dv);
+        } else if (d->try_slot == O) {
+                /* An upgrade not yet decided: ending its try is the restore. */
+                p->slot = D;
+                p->tries = 0;
+                what = format(b, "the try of slot %c (%s) is ended: slot %c (%s) boots next; nothing is erased, the "
+                              "SR is kept", O, version_or(ov, "?"), D, version_or(dv, "?"));
+        } else if (!ov) {
+                setting(b, field, SETTING_REFUSED, "slot %c of %s holds no version to restore (slot %c, %s, boots "
+                        "now)", O, d->path, D, version_or(dv, "?"));
+                return;
+        } else {
+                p->slot = O;
+                p->tries = BOOT_TRIES_DEFAULT;
+                what = format(b, "slot %c (xenhost %s) boots next, tried %u times; slot %c (%s) stays the "
+                              "fallback; nothing is erased, the SR is kept", O, ov, p->tries, D,
+                              version_or(dv, "?"));
+        }
+        snprintf(p->slot_label, sizeof p->slot_label, "xh-dom0-%c", p->slot);
+        setting(b, field, name ? SETTING_APPLIED : SETTING_DEFAULT, "%s (%s%s%s%s): %s", d->path,
+                format_si(s, sizeof s, d->size_bytes), d->model ? ", " : "", d->model ?: "",
+                name ? "" : ", the only xenhost disk", what ?: "");
+}
+
 int install_plan_compute(const struct install_config *cfg, const struct install_facts *facts,
                          struct install_plan **ret) {
         _cleanup_(install_plan_freep) struct install_plan *p = calloc(1, sizeof *p);
@@ -792,6 +984,10 @@ int install_plan_compute(const struct install_config *cfg, const struct install_
         plan_mode(&b);
         plan_machine(&b);
         plan_image(&b);
+        if (install_mode_keeps_host(cfg->mode)) {
+                plan_offline(&b);
+                goto done;
+        }
         if (cfg->mode != INSTALL_MODE_FRESH && cfg->mode != INSTALL_MODE_REINSTALL)
                 goto done; /* refused above; the rest would only add noise */
         plan_disks(&b);
@@ -824,6 +1020,8 @@ struct install_plan *install_plan_free(struct install_plan *p) {
         free(p->disks);
         free(p->disk);
         free(p->disk_by_id);
+        free(p->slot_versions[0]);
+        free(p->slot_versions[1]);
         image_facts_done(&p->image);
         for (size_t i = 0; i < p->n_files; i++) {
                 free(p->files[i].path);

@@ -31,7 +31,12 @@ struct disk_facts {
         unsigned n_partitions;
         bool is_xenhost;       /* every partition of the xenhost layout found */
         enum layout_kind layout;          /* with is_xenhost */
-        char *installed_version;          /* xenhost version in its active slot, or NULL */
+        char *installed_version;          /* xenhost version in its default slot (else the first slot
+                                           * holding one), or NULL */
+        char *slot_versions[2];           /* the version in slot a and in slot b, NULL when none */
+        char default_slot;                /* with is_xenhost: the slot grubenv boots ('a', 'b'), 0 when
+                                           * the ESP or its grubenv cannot be read */
+        char try_slot;                    /* the slot being tried after an upgrade, or 0 */
         char *sr_uuid;                    /* an existing xenhost SR on this disk, or NULL */
         enum sr_type sr_type;
         int sr_volumes;                   /* volumes in that SR; -1 when unknown */
@@ -130,6 +135,14 @@ struct plan_command {
 
 struct install_plan {
         enum install_mode mode;
+        /* mode upgrade and restore: the installed host on the primary disk,
+         * written through the upgrade module (upgrade.h); nothing is erased.
+         * slot (below) is the slot written (upgrade) or booted next
+         * (restore), with tries boots before GRUB falls back to the other. */
+        char default_slot;      /* grubenv's default now: the upgrader's running slot */
+        char *slot_versions[2]; /* the version in slot a and b now, NULL when empty */
+        unsigned tries;
+        bool noop;              /* upgrade: that version is the default already */
         /* Disks */
         struct plan_disk *disks;
         size_t n_disks;
@@ -167,6 +180,12 @@ struct install_plan {
         char **errors;          /* NULL-terminated: the install cannot go on */
         size_t n_errors;
 };
+
+/* mode="upgrade" and mode="restore" keep the installed host and go through
+ * the upgrade module, as xenhost-upgrade apply and rollback do. */
+static inline bool install_mode_keeps_host(enum install_mode m) {
+        return m == INSTALL_MODE_UPGRADE || m == INSTALL_MODE_RESTORE;
+}
 
 struct install_plan *install_plan_free(struct install_plan *p);
 DEFINE_CLEANUP(struct install_plan, install_plan_free)

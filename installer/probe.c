@@ -3,12 +3,14 @@
  * plan is then computed from these facts alone. */
 #include <dirent.h>
 #include <inttypes.h>
+#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "boot.h"
 #include "engine.h"
 #include "fileio.h"
 #include "format.h"
@@ -75,21 +77,53 @@ static char *disk_by_id(const char *node) {
         return best;
 }
 
-/* The version in a slot, read from its inventory without mounting it. */
-static char *installed_version(const char *disk_node) {
-        for (unsigned number = part_specs[PART_DOM0_A].number; number <= part_specs[PART_DOM0_B].number; number++) {
+/* The version in each slot, read from its inventory without mounting it. */
+static void slot_versions(const char *disk_node, char *ret[2]) {
+        const enum part_role roles[2] = {PART_DOM0_A, PART_DOM0_B};
+        for (int i = 0; i < 2; i++) {
                 _cleanup_free_ char *part = NULL, *out = NULL;
-                if (partition_node_name(disk_node, number, &part) < 0)
-                        return NULL;
+                if (partition_node_name(disk_node, part_specs[roles[i]].number, &part) < 0)
+                        return;
                 if (spawn_run((const char *[]) {"debugfs", "-R", "cat /etc/xenhost/inventory", part, NULL}, &out) < 0)
                         continue;
                 const char *v = strstr(out, "PRODUCT_VERSION='");
                 if (v) {
                         v += strlen("PRODUCT_VERSION='");
-                        return strndup(v, strcspn(v, "'"));
+                        ret[i] = strndup(v, strcspn(v, "'"));
+                        if (ret[i] && !*ret[i])
+                                ret[i] = mfree(ret[i]);
                 }
         }
-        return NULL;
+}
+
+/* Which slot grubenv boots, read from the ESP mounted read-only for the
+ * moment (an upgrade and a restore start from it). Where vfat cannot be
+ * mounted, it stays unknown and the plan says so. */
+static void boot_state_of(const char *disk_node, const char *work_dir, struct disk_facts *df) {
+        _cleanup_free_ char *esp = NULL, *dir = NULL;
+        struct boot_state st;
+        if (partition_node_name(disk_node, part_specs[PART_ESP].number, &esp) < 0 ||
+            asprintf(&dir, "%s/probe-esp", work_dir ?: "/run/xenhost-install") < 0)
+                return;
+        _cleanup_free_ char *parent = strdup(dir);
+        if (!parent)
+                return;
+        *strrchr(parent, '/') = 0;
+        (void) mkdir(parent, 0755);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return;
+        if (spawn_run((const char *[]) {"mount", "-t", "vfat", "-o", "ro", esp, dir, NULL}, NULL) < 0) {
+                log_debug("Cannot mount the ESP %s: %s", esp, spawn_last_error());
+                (void) rmdir(dir);
+                return;
+        }
+        if (boot_state_read(dir, &st) >= 0) {
+                df->default_slot = st.default_slot;
+                df->try_slot = st.try_slot;
+        }
+        if (umount2(dir, 0) < 0)
+                (void) umount2(dir, MNT_DETACH);
+        (void) rmdir(dir);
 }
 
 /* The volumes of an SR's volume group; an ext SR is one LV holding files. */
@@ -110,7 +144,7 @@ static int sr_volumes(const char *vg, enum sr_type *ret_type) {
         return *ret_type == SR_EXT ? -1 : n;
 }
 
-static int probe_disk(struct install_facts *f, const char *path) {
+static int probe_disk(struct install_facts *f, const char *path, const char *work_dir) {
         _cleanup_(disk_info_freep) struct disk_info *d = NULL;
         struct stat st;
         int r = disk_probe(path, &d);
@@ -146,8 +180,13 @@ static int probe_disk(struct install_facts *f, const char *path) {
                 df->serial = sysfs_line("/sys/class/block/%s/serial", base);
         if (!df->path)
                 return -ENOMEM;
-        if (d->is_xenhost && stat(node, &st) == 0 && S_ISBLK(st.st_mode))
-                df->installed_version = installed_version(node);
+        if (d->is_xenhost && stat(node, &st) == 0 && S_ISBLK(st.st_mode)) {
+                slot_versions(node, df->slot_versions);
+                boot_state_of(node, work_dir, df);
+                int i = df->default_slot ? df->default_slot - 'a' : df->slot_versions[0] ? 0 : 1;
+                if (df->slot_versions[i] && !(df->installed_version = strdup(df->slot_versions[i])))
+                        return -ENOMEM;
+        }
         const struct disk_part *sr = disk_info_sr(d);
         if (sr && d->sr_vg) {
                 df->sr_start = sr->start;
@@ -285,8 +324,12 @@ int install_facts_probe(const struct install_config *cfg, const struct install_e
 
         /* The disks the config names, whatever they are (a loop device for a
          * test install), then, in the installer, every disk it could offer. */
-        const char *named[2 + 64] = {cfg->primary_disk};
-        size_t n_named = cfg->primary_disk ? 1 : 0;
+        const char *named[4 + 64];
+        size_t n_named = 0;
+        const char *const own[] = {cfg->primary_disk, cfg->existing_installation, cfg->backup_disk};
+        for (size_t i = 0; i < ELEMENTSOF(own); i++)
+                if (own[i])
+                        named[n_named++] = own[i];
         for (char **g = cfg->guest_disks; g && *g && n_named < ELEMENTSOF(named) - 1; g++)
                 named[n_named++] = *g;
         for (size_t i = 0; i < n_named; i++) {
@@ -295,19 +338,21 @@ int install_facts_probe(const struct install_config *cfg, const struct install_e
                         return -ENOMEM;
                 if (access(path, F_OK) < 0)
                         continue; /* the plan says it is missing */
-                r = probe_disk(f, path);
+                r = probe_disk(f, path, env->work_dir);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
                         return reason_set(ret_reason, "cannot probe %s: %s", path, strerror(-r)), r;
         }
-        if (env->probe_all_disks) {
+        /* An upgrade or a restore that names no disk takes the only
+         * xenhost disk there is: every disk must be looked at. */
+        if (env->probe_all_disks || (install_mode_keeps_host(cfg->mode) && n_named == 0)) {
                 struct dirent **names = NULL;
                 int n = scandir("/sys/block", &names, NULL, alphasort);
                 for (int i = 0; i < n; i++) {
                         _cleanup_free_ char *path = NULL;
                         if (names[i]->d_name[0] != '.' && is_installable_disk(names[i]->d_name) &&
-                            asprintf(&path, "/dev/%s", names[i]->d_name) >= 0 && probe_disk(f, path) < 0)
+                            asprintf(&path, "/dev/%s", names[i]->d_name) >= 0 && probe_disk(f, path, env->work_dir) < 0)
                                 log_debug("Cannot probe %s; not offered", path);
                         free(names[i]);
                 }

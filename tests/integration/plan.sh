@@ -79,6 +79,66 @@ text=$($I --dry-run --facts "$FACTS" --answerfile "$D/reinstall.xml" 2>/dev/null
 check_eq "reinstall: the text plan says the SR is kept" 1 "$(printf '%s\n' "$text" | grep -c 'ERASED but for its SR partition, kept byte for byte')"
 check_eq "reinstall: the text plan ends saying nothing was written" "Nothing has been written." "$(printf '%s\n' "$text" | tail -1)"
 
+# --- mode="upgrade" and mode="restore": the installed host is kept -------------
+# jq -e passes on empty input: the plan must be there.
+jqf() { [ -s "$2" ] && jq -e "$1" "$2" >/dev/null; }
+# vm.json's sda with its boot state known: slot a (0.1.0) boots, slot b as
+# SLOTB says; the media carry 0.2.0.
+slots_facts() { # OUT DEFAULT A B [SDB-TOO]
+        jq --arg d "$2" --arg a "$3" --arg b "$4" --arg both "${5:-}" '(.facts // .) |
+                .disks[0] += {"default_slot": $d, "slot_versions": {"a": (if $a == "" then null else $a end), "b": (if $b == "" then null else $b end)}} |
+                if $both != "" then .disks[1] += {"xenhost": true, "layout": "standard", "default_slot": "a", "slot_versions": {"a": "0.1.0"}} else . end' \
+                "$FACTS" >"$1"
+}
+slots_facts "$T_DIR/up.json" a 0.1.0 ""
+P=$T_DIR/up.plan.json
+$I --dry-run --json --facts "$T_DIR/up.json" --answerfile "$D/upgrade.xml" >"$P" 2>/dev/null
+check "upgrade: a valid plan that writes slot b with 0.2.0, tried 3 times" \
+        jqf '.valid and .installed_host.written_slot == "b" and .installed_host.version == "0.2.0" and .installed_host.tries == 3 and .installed_host.default_slot == "a"' "$P"
+check "upgrade: nothing is erased, the SR is kept, no file of a fresh install is written" \
+        jqf '(.disks | length == 1) and .disks[0].path == "/dev/sda" and (.disks[0].erase | not) and .disks[0].keep_sr and .installed_host.keeps_sr and (.files | length == 0) and (.layout.partitions | length == 0)' "$P"
+check "upgrade: the disk's setting says which slot, which version over which" \
+        jqf '.settings[] | select(.field == "existing_installation") | .fate == "applied" and (.detail | test("xenhost 0.2.0 is written into slot b over nothing \\(it is empty\\)"))' "$P"
+text=$($I --dry-run --facts "$T_DIR/up.json" --answerfile "$D/upgrade.xml" 2>/dev/null)
+check "upgrade: the text plan names slot b, the fallback, and erases nothing" bash -c \
+        "printf '%s\n' \"\$1\" | grep -q 'Slot b (xh-dom0-b) is written: xenhost 0.2.0 over empty' &&
+         printf '%s\n' \"\$1\" | grep -q 'then GRUB falls back to slot a' && ! printf '%s\n' \"\$1\" | grep -q ERASED" _ "$text"
+err=$($I --dry-run --facts "$T_DIR/up.json" --answerfile "$D/upgrade-settings.xml" 2>&1 >/dev/null)
+check_eq "upgrade: a fresh install's settings in the file are said to have no effect" 3 \
+        "$(printf '%s\n' "$err" | grep -c 'has no effect with mode upgrade: an upgrade keeps the host')"
+slots_facts "$T_DIR/down.json" a 0.3.0 ""
+check "upgrade: an older image is refused with one line" bash -c \
+        "! $I --dry-run --facts '$T_DIR/down.json' --answerfile '$D/upgrade.xml' 2>/dev/null | grep -q '^error: existing_installation: xenhost 0.2.0 on the media is older than 0.3.0 in slot a of /dev/sda: refusing a downgrade' && exit 1 || exit 0"
+sed 's|<existing-installation>sda<|<existing-installation>sdb<|' "$D/upgrade.xml" >"$T_DIR/up-sdb.xml"
+check "upgrade: a disk without xenhost is refused" bash -c \
+        "$I --dry-run --facts '$T_DIR/up.json' --answerfile '$T_DIR/up-sdb.xml' 2>/dev/null | grep -q '^error: existing_installation: /dev/sdb is not a xenhost disk (it holds nothing (blank))'"
+check_fails "upgrade: --dry-run exits non-zero on a refused plan" $I --dry-run --facts "$T_DIR/up.json" --answerfile "$T_DIR/up-sdb.xml"
+check "upgrade: an unknown boot state is refused (vm.json knows none)" bash -c \
+        "$I --dry-run --facts '$FACTS' --answerfile '$D/upgrade.xml' 2>/dev/null | grep -q 'cannot read the boot state of /dev/sda'"
+jq '(.facts // .) | .image = null' "$T_DIR/up.json" >"$T_DIR/noimage.json"
+check "upgrade: media without an image are refused" bash -c \
+        "$I --dry-run --facts '$T_DIR/noimage.json' --answerfile '$D/upgrade.xml' 2>/dev/null | grep -q '^error: no host image'"
+
+slots_facts "$T_DIR/rs.json" a 0.1.0 0.0.9
+P=$T_DIR/rs.plan.json
+$I --dry-run --json --facts "$T_DIR/rs.json" --answerfile "$D/restore.xml" >"$P" 2>/dev/null
+check "restore: slot b (0.0.9) boots next, tried 3 times, nothing written to a slot" \
+        jqf '.valid and .installed_host.next_slot == "b" and .installed_host.written_slot == null and .installed_host.tries == 3 and (.disks[0].erase | not)' "$P"
+check "restore: the disk's setting says so" \
+        jqf '.settings[] | select(.field == "backup_disk") | .detail | test("slot b \\(xenhost 0.0.9\\) boots next, tried 3 times; slot a \\(0.1.0\\) stays the fallback")' "$P"
+check "restore: a disk named by no element is the only xenhost disk" bash -c \
+        "$I --dry-run --json --facts '$T_DIR/rs.json' --answerfile '$D/restore-any.xml' 2>/dev/null | jq -e '.valid and .installed_host.disk == \"/dev/sda\"' | grep -qx true"
+check "restore: the image of no media is needed" bash -c \
+        "jq '(.facts // .) | .image = null' '$T_DIR/rs.json' >'$T_DIR/rs-noimg.json' && $I --dry-run --facts '$T_DIR/rs-noimg.json' --answerfile '$D/restore.xml' >/dev/null 2>&1"
+slots_facts "$T_DIR/rs2.json" a 0.1.0 0.0.9 both
+check "restore: two xenhost disks and none named are refused" bash -c \
+        "$I --dry-run --facts '$T_DIR/rs2.json' --answerfile '$D/restore-any.xml' 2>/dev/null | grep -q 'backup_disk: 2 disks hold xenhost (/dev/sda, /dev/sdb): name one with <backup-disk>'"
+check "restore: an empty other slot is refused" bash -c \
+        "$I --dry-run --facts '$T_DIR/up.json' --answerfile '$D/restore.xml' 2>/dev/null | grep -q 'slot b of /dev/sda holds no version to restore'"
+jq '.facts' "$T_DIR/rs.plan.json" >"$T_DIR/rs-facts2.json"
+check_eq "restore: the facts read back give the same plan" "$(jq -S . "$T_DIR/rs.plan.json")" \
+        "$($I --dry-run --json --facts "$T_DIR/rs-facts2.json" --answerfile "$D/restore.xml" 2>/dev/null | jq -S .)"
+
 # The facts round trip: planning from the facts a plan printed gives the same plan.
 jq '.facts' "$T_DIR/full.xml.json" >"$T_DIR/facts2.json"
 check_eq "facts read back give the same plan" "$(jq -S . "$T_DIR/full.xml.json")" \

@@ -250,7 +250,6 @@ static void test_refusals(void **state) {
 /* ---- the walk: every field of struct install_config ------------------------ */
 
 static void set_mode(struct install_config *c) { c->mode = INSTALL_MODE_REINSTALL; }
-static void set_mode_upgrade(struct install_config *c) { c->mode = INSTALL_MODE_UPGRADE; }
 static void set_sr_type(struct install_config *c) { c->sr_type = SR_EXT; }
 static void set_primary_disk(struct install_config *c) { free(c->primary_disk); c->primary_disk = xstrdup("/dev/vda"); }
 static void set_guest_storage(struct install_config *c) { c->primary_disk_guest_storage = false; }
@@ -319,14 +318,13 @@ struct walk_case {
 
 static const struct walk_case walk[] = {
         {"mode", set_mode, SETTING_APPLIED, NULL, "reinstall"},
-        {"mode", set_mode_upgrade, SETTING_REFUSED, NULL, "upgrade module"},
         {"sr_type", set_sr_type, SETTING_APPLIED, "/etc/fstab", "XSLocalEXT-"},
         {"sr_type", set_sr_type, SETTING_APPLIED, "/etc/xenhost/inventory", "SR_TYPE='ext'"},
         {"primary_disk", set_primary_disk, SETTING_APPLIED, NULL, "/dev/vda"},
         {"primary_disk_guest_storage", set_guest_storage, SETTING_WARNED, NULL, "has no effect"},
         {"guest_disks", set_guest_disks, SETTING_APPLIED, NULL, "added whole to the SR"},
-        {"existing_installation", set_existing, SETTING_WARNED, NULL, "not done by this installer"},
-        {"backup_disk", set_backup, SETTING_WARNED, NULL, "not done by this installer"},
+        {"existing_installation", set_existing, SETTING_WARNED, NULL, "no effect with mode=\"fresh\""},
+        {"backup_disk", set_backup, SETTING_WARNED, NULL, "no effect with mode=\"fresh\""},
         {"keymap", set_keymap, SETTING_APPLIED, "/etc/vconsole.conf", "KEYMAP=de\n"},
         {"root_password", set_root_password, SETTING_APPLIED, NULL, "/etc/shadow"},
         {"sources", set_sources, SETTING_REFUSED, NULL, "not supported yet"},
@@ -464,6 +462,220 @@ static void test_text_names_erased_disks(void **state) {
         install_facts_free(f);
 }
 
+/* ---- upgrade and restore: the installed host is kept ------------------------- */
+
+/* vda holds xenhost: slot a with A, slot b with B (NULL: empty), DEFAULT boots. */
+static void set_slots(struct disk_facts *d, const char *a, const char *b, char def) {
+        set_existing_install(d, SR_LVM, 3);
+        free(d->installed_version);
+        d->installed_version = xstrdup(def == 'b' ? b : a);
+        d->slot_versions[0] = xstrdup(a);
+        d->slot_versions[1] = xstrdup(b);
+        d->default_slot = def;
+}
+
+static struct install_config *config_keeps_host(enum install_mode m, const char *disk) {
+        struct install_config *c = config_new();
+        c->mode = m;
+        if (m == INSTALL_MODE_UPGRADE)
+                c->existing_installation = xstrdup(disk);
+        else {
+                c->backup_disk = xstrdup(disk);
+                /* A restore installs nothing from any source. */
+                for (size_t i = 0; i < c->n_sources; i++)
+                        free(c->sources[i].address);
+                free(c->sources);
+                c->sources = NULL;
+                c->n_sources = 0;
+        }
+        return c;
+}
+
+static void assert_refused(const struct install_config *c, const struct install_facts *f, const char *needle) {
+        struct install_plan *p = plan_of(c, f);
+        if (p->n_errors == 0 || !strv_contains(p->errors, needle))
+                fail_msg("expected an error with \"%s\", got: %s", needle, p->n_errors ? p->errors[0] : "none");
+        install_plan_free(p);
+}
+
+static void test_upgrade_plan(void **state) {
+        (void) state;
+        struct install_facts *f = facts_new();
+        struct install_config *c = config_keeps_host(INSTALL_MODE_UPGRADE, "vda");
+        set_slots(&f->disks[0], "0.9.0", NULL, 'a');
+        c->hostname = xstrdup("rack7-host3");
+        struct install_plan *p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 0);
+        /* The slot that does not boot is written; nothing is erased. */
+        assert_int_equal(p->default_slot, 'a');
+        assert_int_equal(p->slot, 'b');
+        assert_string_equal(p->slot_label, "xh-dom0-b");
+        assert_int_equal(p->tries, 3);
+        assert_false(p->noop);
+        assert_int_equal(p->n_disks, 1);
+        assert_string_equal(p->disks[0].path, "/dev/vda");
+        assert_false(p->disks[0].erase);
+        assert_true(p->disks[0].keep_sr);
+        assert_true(p->keep_sr);
+        assert_string_equal(p->sr_uuid, "55555555-5555-4555-8555-555555555555");
+        assert_int_equal(p->layout.n_parts, 0);
+        assert_int_equal(p->n_files, 0);
+        assert_int_equal(p->n_commands, 0);
+        assert_string_equal(p->image.manifest, f->image.manifest);
+        const struct plan_setting *s = install_plan_setting(p, "existing_installation");
+        assert_non_null(s);
+        assert_int_equal(s->fate, SETTING_APPLIED);
+        assert_non_null(strstr(s->detail, "xenhost 1.0.0 is written into slot b over nothing (it is empty)"));
+        assert_non_null(strstr(s->detail, "falls back to slot a, 0.9.0"));
+        assert_non_null(strstr(s->detail, "nothing is erased, the SR is kept"));
+        /* A fresh install's settings have no effect, and say so. */
+        const char *carried[] = {"primary_disk", "admin", "hostname"};
+        for (size_t i = 0; i < ELEMENTSOF(carried); i++) {
+                s = install_plan_setting(p, carried[i]);
+                if (!s || s->fate != SETTING_WARNED || !strstr(s->detail, "carried over from the installed host"))
+                        fail_msg("%s: not warned about (%s)", carried[i], s ? s->detail : "no fate");
+        }
+        assert_true(strv_contains(p->warnings, "hostname: rack7-host3 has no effect with mode=\"upgrade\""));
+        install_plan_free(p);
+
+        /* Slot b boots 0.9.0: slot a (with 0.8.0) is written. */
+        install_facts_free(f);
+        f = facts_new();
+        set_slots(&f->disks[0], "0.8.0", "0.9.0", 'b');
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 0);
+        assert_int_equal(p->slot, 'a');
+        assert_non_null(strstr(install_plan_setting(p, "existing_installation")->detail,
+                               "written into slot a over 0.8.0"));
+        install_plan_free(p);
+
+        /* The same version: nothing to do, said as a warning. */
+        free(f->disks[0].slot_versions[1]);
+        f->disks[0].slot_versions[1] = xstrdup("1.0.0");
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 0);
+        assert_true(p->noop);
+        assert_true(strv_contains(p->warnings, "installed in slot b already: nothing is written"));
+        install_plan_free(p);
+
+        /* Refusals, each with one line. */
+        free(f->disks[0].slot_versions[1]);
+        f->disks[0].slot_versions[1] = xstrdup("2.0.0");
+        assert_refused(c, f, "xenhost 1.0.0 on the media is older than 2.0.0 in slot b of /dev/vda: refusing a "
+                             "downgrade");
+        f->disks[0].try_slot = 'a';
+        assert_refused(c, f, "slot a of /dev/vda is still being tried after an upgrade");
+        f->disks[0].try_slot = 0;
+        f->disks[0].default_slot = 0;
+        assert_refused(c, f, "cannot read the boot state of /dev/vda");
+        f->disks[0].default_slot = 'b';
+        f->has_image = false;
+        assert_refused(c, f, "no host image");
+        f->has_image = true;
+        free(c->existing_installation);
+        c->existing_installation = xstrdup("vdb");
+        assert_refused(c, f, "existing_installation: /dev/vdb is not a xenhost disk (it holds nothing (blank))");
+        free(c->existing_installation);
+        c->existing_installation = xstrdup("sdz");
+        assert_refused(c, f, "existing_installation: sdz is not on this machine");
+        install_config_free(c);
+        install_facts_free(f);
+}
+
+static void test_restore_plan(void **state) {
+        (void) state;
+        struct install_facts *f = facts_new();
+        struct install_config *c = config_keeps_host(INSTALL_MODE_RESTORE, "vda");
+        set_slots(&f->disks[0], "1.0.0", "0.9.0", 'a');
+        f->has_image = false; /* a restore needs no media image */
+        struct install_plan *p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 0);
+        assert_int_equal(p->slot, 'b');
+        assert_int_equal(p->tries, 3);
+        assert_false(p->disks[0].erase);
+        const struct plan_setting *s = install_plan_setting(p, "backup_disk");
+        assert_int_equal(s->fate, SETTING_APPLIED);
+        assert_non_null(strstr(s->detail, "slot b (xenhost 0.9.0) boots next, tried 3 times; slot a (1.0.0) stays "
+                                          "the fallback"));
+        install_plan_free(p);
+
+        /* An upgrade being tried: the restore ends the try. */
+        f->disks[0].try_slot = 'b';
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 0);
+        assert_int_equal(p->slot, 'a');
+        assert_int_equal(p->tries, 0);
+        assert_non_null(strstr(install_plan_setting(p, "backup_disk")->detail,
+                               "the try of slot b (0.9.0) is ended: slot a (1.0.0) boots next"));
+        install_plan_free(p);
+        f->disks[0].try_slot = 0;
+
+        /* No disk named: the only xenhost disk is taken, and said so. */
+        free(c->backup_disk);
+        c->backup_disk = NULL;
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 0);
+        assert_string_equal(p->disk, "/dev/vda");
+        s = install_plan_setting(p, "backup_disk");
+        assert_int_equal(s->fate, SETTING_DEFAULT);
+        assert_non_null(strstr(s->detail, "the only xenhost disk"));
+        install_plan_free(p);
+
+        /* Two xenhost disks and none named; none at all; an empty other slot. */
+        set_slots(&f->disks[1], "1.0.0", NULL, 'a');
+        assert_refused(c, f, "backup_disk: 2 disks hold xenhost (/dev/vda, /dev/vdb): name one with <backup-disk>");
+        f->disks[0].is_xenhost = f->disks[1].is_xenhost = false;
+        assert_refused(c, f, "backup_disk: no disk of this machine holds a xenhost installation");
+        c->backup_disk = xstrdup("vdb");
+        f->disks[1].is_xenhost = true;
+        assert_refused(c, f, "slot b of /dev/vdb holds no version to restore");
+        install_config_free(c);
+        install_facts_free(f);
+}
+
+/* The facts an upgrade plan rests on (the slots and the boot state) survive
+ * the JSON round trip of --dry-run --json and --facts. */
+static void test_keeps_host_json(void **state) {
+        (void) state;
+        struct install_facts *f = facts_new(), *g = NULL;
+        struct install_config *c = config_keeps_host(INSTALL_MODE_UPGRADE, "vda");
+        set_slots(&f->disks[0], "0.8.0", "0.9.0", 'b');
+        f->disks[0].try_slot = 0;
+        struct install_plan *p = plan_of(c, f), *q;
+        char *a = NULL, *b = NULL, *reason = NULL;
+        size_t na, nb;
+        FILE *fa = open_memstream(&a, &na), *fb;
+        assert_int_equal(install_plan_print_json(p, f, fa), 0);
+        fclose(fa);
+        assert_int_equal(install_facts_from_json(a, &g, &reason), 0);
+        assert_int_equal(g->disks[0].default_slot, 'b');
+        assert_string_equal(g->disks[0].slot_versions[0], "0.8.0");
+        assert_string_equal(g->disks[0].slot_versions[1], "0.9.0");
+        q = plan_of(c, g);
+        fb = open_memstream(&b, &nb);
+        assert_int_equal(install_plan_print_json(q, g, fb), 0);
+        fclose(fb);
+        assert_string_equal(a, b);
+        assert_non_null(strstr(a, "\"written_slot\":\"a\"") ?: strstr(a, "\"written_slot\": \"a\""));
+        free(a);
+        free(b);
+        /* The text plan says what is written and that nothing is erased. */
+        char *t = NULL;
+        size_t n;
+        FILE *out = open_memstream(&t, &n);
+        assert_int_equal(install_plan_print(p, out), 0);
+        fclose(out);
+        assert_non_null(strstr(t, "nothing is erased; the SR is kept as it is"));
+        assert_non_null(strstr(t, "Slot a (xh-dom0-a) is written: xenhost 1.0.0 over 0.8.0"));
+        assert_null(strstr(t, "ERASED"));
+        free(t);
+        install_plan_free(p);
+        install_plan_free(q);
+        install_config_free(c);
+        install_facts_free(f);
+        install_facts_free(g);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_plan),
@@ -473,6 +685,9 @@ int main(void) {
                 cmocka_unit_test(test_walk_every_field),
                 cmocka_unit_test(test_json_round_trip),
                 cmocka_unit_test(test_text_names_erased_disks),
+                cmocka_unit_test(test_upgrade_plan),
+                cmocka_unit_test(test_restore_plan),
+                cmocka_unit_test(test_keeps_host_json),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
