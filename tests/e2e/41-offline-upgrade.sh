@@ -18,15 +18,13 @@
 # installed base disk in DIR and reuses it while it is newer than the N ISO.
 # Serial logs are copied to $XH_BUILD/test-logs/41-offline-upgrade/.
 . "$(dirname "$0")/../lib.sh"
-export XH_MEDIA_OUT=${XH_MEDIA_OUT:-${XH_BUILD:-$XH_TOP/build}/media}
 . "$(dirname "$0")/../media-lib.sh"
 
-# The media carry the programs of the build under test.
-XB=$XH_BIN/xenhost-build
+# The media carry the plain build's programs, as everywhere (media-lib.sh).
 PW='xh-Test-pw1'
 MAC=52:54:00:12:34:58
 N=$XB_VERSION N1=99.1.0
-N1_OUT=${XH_BUILD:-$XH_TOP/build}/media-n1
+N1_OUT=$XH_TOP/build/media-n1
 N1_ISO=$N1_OUT/xenhost-$N1.iso
 NS=xh-e2e-off-$$
 HTTP_PORT=8090 SSH_PORT=10050
@@ -39,7 +37,7 @@ trap 'save_logs; ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; ip
 in_ns() { ip netns exec "$NS" "$@"; }
 T_START=$SECONDS
 
-# --- the media: N and N+1, built with this build's programs (incremental) ----
+# --- the media: N and N+1, built with the plain build's programs (incremental) ----
 t=$SECONDS
 if "$XB" iso --out "$XB_OUT" >"$T_DIR/build-n.log" 2>&1; then
         ok "the N media ($N) are built ($((SECONDS - t)) s)"
