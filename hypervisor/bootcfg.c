@@ -102,6 +102,9 @@ int grub_cfg_render(const struct boot_options *o, const struct slot_boot *slots,
               "  fi\n"
               "fi\n",
               f);
+        /* Entries are named by version and slot only: which one boots is
+         * grubenv's to say (the highlighted default), and a label such as
+         * "previous version" would go stale at the next mark-good. */
         for (unsigned i = 0; i < n_slots; i++) {
                 const struct slot_boot *s = &slots[i];
                 _cleanup_free_ char *dom0 = NULL;
@@ -109,13 +112,13 @@ int grub_cfg_render(const struct boot_options *o, const struct slot_boot *slots,
                 if (r < 0)
                         break;
                 fprintf(f,
-                        "menuentry 'xenhost %s (slot %c%s)' --id slot-%c {\n"
+                        "menuentry 'xenhost %s (slot %c)' --id slot-%c {\n"
                         "  search --no-floppy --fs-uuid --set=root %s\n"
                         "  multiboot2 /boot/%s %s\n"
                         "  module2 /boot/%s %s\n"
                         "  module2 --nounzip /boot/%s\n"
                         "}\n",
-                        s->version, s->slot, s->slot == o->default_slot ? ", active" : ", previous version", s->slot,
+                        s->version, s->slot, s->slot,
                         s->fs_uuid, s->xen, xen, s->kernel, dom0, s->initrd);
         }
         if (fclose(f) != 0 || r < 0) {
