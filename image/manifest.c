@@ -210,12 +210,10 @@ out:
         return r;
 }
 
-int image_verify(const char *image, const char *manifest, const char *keyring, struct manifest *ret,
-                 char **ret_reason) {
+int image_verify_digest(const char *image, const char *sha256_hex, uint64_t size, const char *manifest,
+                        const char *keyring, struct manifest *ret, char **ret_reason) {
         _cleanup_free_ char *text = NULL, *sig = NULL;
         struct manifest m = {};
-        char hex[65];
-        uint64_t size;
         int r;
 
         r = read_full_file(manifest, &text, NULL);
@@ -237,18 +235,13 @@ int image_verify(const char *image, const char *manifest, const char *keyring, s
         r = manifest_parse(text, &m, ret_reason);
         if (r < 0)
                 return r;
-        r = sha256_file(image, hex, &size);
-        if (r < 0) {
-                reason_set(ret_reason, "cannot read %s: %s", image, strerror(-r));
-                goto fail;
-        }
         r = -EBADMSG;
         if (size != m.image_size) {
                 reason_set(ret_reason, "%s is %" PRIu64 " bytes, the manifest says %" PRIu64, image, size, m.image_size);
                 goto fail;
         }
-        if (!streq(hex, m.image_sha256)) {
-                reason_set(ret_reason, "%s has SHA-256 %s, the manifest says %s", image, hex, m.image_sha256);
+        if (!streq(sha256_hex, m.image_sha256)) {
+                reason_set(ret_reason, "%s has SHA-256 %s, the manifest says %s", image, sha256_hex, m.image_sha256);
                 goto fail;
         }
         if (ret)
@@ -259,4 +252,14 @@ int image_verify(const char *image, const char *manifest, const char *keyring, s
 fail:
         manifest_done(&m);
         return r;
+}
+
+int image_verify(const char *image, const char *manifest, const char *keyring, struct manifest *ret,
+                 char **ret_reason) {
+        char hex[65];
+        uint64_t size;
+        int r = sha256_file(image, hex, &size);
+        if (r < 0)
+                return reason_set(ret_reason, "cannot read %s: %s", image, strerror(-r)), r;
+        return image_verify_digest(image, hex, size, manifest, keyring, ret, ret_reason);
 }

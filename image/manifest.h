@@ -49,3 +49,7 @@ int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size);
  * it (gpgv). Returns 0, or -EBADMSG/-ENOENT/... with a one-line reason. */
 int image_verify(const char *image, const char *manifest, const char *keyring, struct manifest *ret,
                  char **ret_reason);
+/* The same for an image whose SHA-256 and size were taken while it was
+ * received (a download hashes as it writes): IMAGE only names it. */
+int image_verify_digest(const char *image, const char *sha256_hex, uint64_t size, const char *manifest,
+                        const char *keyring, struct manifest *ret, char **ret_reason);

@@ -40,6 +40,8 @@ struct apply {
         char *stage;            /* tmpfs with the downloaded files, mounted */
         char *target;           /* the new slot, mounted */
         enum upgrade_step step;
+        char image_sha256[65];  /* of a download, taken as it was received ("" otherwise) */
+        uint64_t image_size;
 };
 
 #define apply_note(a, ...) upgrade_note((a)->o->cb, __VA_ARGS__)
@@ -181,7 +183,7 @@ static int fetch_manifest(struct apply *a, const char *source, char **ret_path, 
         if (asprintf(ret_path, "%s/manifest", a->stage) < 0)
                 return -ENOMEM;
         if (!iso)
-                return download_file(source, *ret_path, MANIFEST_SIZE_MAX, NULL, NULL, ret_reason);
+                return download_file(source, *ret_path, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, ret_reason);
         _cleanup_free_ char *name = NULL, *sig = NULL, *sig_dst = NULL, *ignored = NULL;
         if ((r = iso_manifest_name(source, &name, ret_reason)) < 0 || (r = iso_extract(source, name, *ret_path, ret_reason)) < 0)
                 return r;
@@ -229,11 +231,11 @@ static int fetch_image(struct apply *a, const char *source, const struct manifes
         if (asprintf(&url, "%s/xenhost-%s.img", dir, m->version) < 0)
                 return -ENOMEM;
         apply_note(a, "downloading xenhost %s (%" PRIu64 " bytes)", m->version, m->image_size);
-        if ((r = download_file(url, *ret_image, m->image_size, on_write_progress, a, ret_reason)) < 0)
+        if ((r = download_file(url, *ret_image, m->image_size, on_write_progress, a, a->image_sha256, &a->image_size, ret_reason)) < 0)
                 return r;
         /* The signature, when there is one; whether one is required is image_verify()'s. */
         if (!sig_keep && asprintf(&sig_url, "%s.asc", source) >= 0 &&
-            download_file(sig_url, sig, MANIFEST_SIZE_MAX, NULL, NULL, &ignored) < 0)
+            download_file(sig_url, sig, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, &ignored) < 0)
                 unlink(sig);
         return 0;
 }
@@ -456,7 +458,11 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
         }
         {
                 _cleanup_(manifest_done) struct manifest checked = {};
-                if ((r = image_verify(image, manifest_path, keyring, &checked, &why)) < 0) {
+                /* A download was hashed as it arrived: no second pass over it. */
+                r = a.image_sha256[0] ? image_verify_digest(image, a.image_sha256, a.image_size, manifest_path, keyring,
+                                                            &checked, &why)
+                                      : image_verify(image, manifest_path, keyring, &checked, &why);
+                if (r < 0) {
                         reason_set(ret_reason, "%s", why ?: "the image does not verify");
                         goto out;
                 }
@@ -528,7 +534,7 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
                 reason_set(ret_reason, "cannot mount the new slot %s: %m", c.slot_dev[ti]);
                 goto out;
         }
-        if ((r = carry_over(h->root, a.target, R, T, m.version, m.build, o->cb, ret_reason)) < 0)
+        if ((r = carry_over(h->root, a.target, c.work_dir, R, T, m.version, m.build, o->cb, ret_reason)) < 0)
                 goto out;
 
         /* ---- packs ---- */

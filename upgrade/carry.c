@@ -26,41 +26,53 @@ static int mkdir_parents(const char *path) {
         return 0;
 }
 
-static bool is_account_file(const char *p) {
-        return streq(p, "/etc/passwd") || streq(p, "/etc/shadow") || streq(p, "/etc/group") ||
-               streq(p, "/etc/gshadow");
-}
-
-static int copy_one(const char *src, const char *dst, char **ret_reason) {
+/* Makes DST ready to receive SRC: its parents exist, and a type change (a
+ * file where the image has a directory, or back) takes the running slot's
+ * type. Directories are then merged by the copy: what the running slot has
+ * wins, what only the new image has (new defaults) stays. */
+static int prepare_dst(const char *src, const char *dst, char **ret_reason) {
         struct stat s, d;
         int r;
         if (lstat(src, &s) < 0)
                 return -errno;
         if ((r = mkdir_parents(dst)) < 0)
                 return reason_set(ret_reason, "cannot make the directories of %s: %s", dst, strerror(-r)), r;
-        bool dst_exists = lstat(dst, &d) >= 0;
-        /* A type change (a file where the image has a directory, or back)
-         * takes the running slot's type. */
-        if (dst_exists && S_ISDIR(s.st_mode) != S_ISDIR(d.st_mode)) {
+        if (lstat(dst, &d) >= 0 && S_ISDIR(s.st_mode) != S_ISDIR(d.st_mode)) {
                 r = spawn_run((const char *[]) {"rm", "-rf", "--one-file-system", dst, NULL}, NULL);
                 if (r < 0)
                         return reason_set(ret_reason, "cannot replace %s: %s", dst, spawn_last_error()), r;
-                dst_exists = false;
         }
-        if (S_ISDIR(s.st_mode)) {
-                /* Directories are merged: what the running slot has wins,
-                 * what only the new image has (new defaults) stays. */
-                _cleanup_free_ char *from = NULL;
-                if (asprintf(&from, "%s/.", src) < 0)
-                        return -ENOMEM;
-                if (!dst_exists && mkdir(dst, 0755) < 0)
-                        return reason_set(ret_reason, "cannot make %s: %m", dst), -errno;
-                r = spawn_run((const char *[]) {"cp", "-a", "--remove-destination", from, dst, NULL}, NULL);
-        } else
-                r = spawn_run((const char *[]) {"cp", "-a", "--remove-destination", src, dst, NULL}, NULL);
-        if (r < 0)
-                return reason_set(ret_reason, "cannot copy %s: %s", src, spawn_last_error()), r;
         return 0;
+}
+
+/* Copies the paths in LIST (NUL-separated, relative to ROOT) into TARGET
+ * with two tar runs through a file in WORK: owners, modes, times, ACLs and
+ * extended attributes kept, existing files replaced, directories merged. One
+ * pass instead of a cp per item (each process start is dear under
+ * emulation). */
+static int copy_list(const char *root, const char *target, const char *work, const char *list, size_t len,
+                     char **ret_reason) {
+        _cleanup_free_ char *lf = NULL, *tf = NULL;
+        int r;
+        if (len == 0)
+                return 0;
+        if (asprintf(&lf, "%s/carry.list", work) < 0 || asprintf(&tf, "%s/carry.tar", work) < 0)
+                return -ENOMEM;
+        if ((r = write_file_atomic(lf, list, len, 0600)) < 0)
+                return reason_set(ret_reason, "cannot write %s: %s", lf, strerror(-r)), r;
+        r = spawn_run((const char *[]) {"tar", "--create", "--file", tf, "--directory", root, "--null", "--files-from",
+                                        lf, "--numeric-owner", "--xattrs", "--acls", NULL},
+                      NULL);
+        if (r >= 0)
+                r = spawn_run((const char *[]) {"tar", "--extract", "--file", tf, "--directory", target,
+                                                "--numeric-owner", "--same-owner", "--preserve-permissions", "--xattrs",
+                                                "--acls", NULL},
+                              NULL);
+        if (r < 0)
+                reason_set(ret_reason, "cannot copy the preserved items: %s", spawn_last_error());
+        unlink(tf);
+        unlink(lf);
+        return r;
 }
 
 static bool line_name_in(const char *text, const char *line) {
@@ -71,10 +83,14 @@ static bool line_name_in(const char *text, const char *line) {
         return false;
 }
 
-int merge_accounts(const char *root, const char *target, const char *rel, char **ret_reason) {
+/* The new image's own entries of the account file REL that the running
+ * slot lacks (by name), before the running slot's file replaces it. */
+static int account_extras(const char *root, const char *target, const char *rel, char **ret, size_t *ret_len,
+                          char **ret_reason) {
         _cleanup_free_ char *src = NULL, *dst = NULL, *theirs = NULL, *ours = NULL, *extra = NULL;
         size_t extra_len = 0;
         int r;
+        *ret = NULL, *ret_len = 0;
         if (asprintf(&src, "%s%s", root, rel) < 0 || asprintf(&dst, "%s%s", target, rel) < 0)
                 return -ENOMEM;
         if ((r = read_full_file(src, &ours, NULL)) < 0)
@@ -84,21 +100,26 @@ int merge_accounts(const char *root, const char *target, const char *rel, char *
         FILE *f = open_memstream(&extra, &extra_len);
         if (!f)
                 return -ENOMEM;
+        /* A running file without its last newline must not glue a line on. */
+        if (ours[0] && !endswith(ours, "\n"))
+                fputc('\n', f);
+        size_t lead = ftell(f);
         for (char *save = NULL, *l = theirs ? strtok_r(theirs, "\n", &save) : NULL; l; l = strtok_r(NULL, "\n", &save))
                 if (*l && *l != '#' && !line_name_in(ours, l))
                         fprintf(f, "%s\n", l);
         if (fclose(f) != 0)
                 return -ENOMEM;
-        /* The running slot's file with its owner and mode (shadow is
-         * root:shadow 0640), then the new image's own system accounts. */
-        if ((r = copy_one(src, dst, ret_reason)) < 0)
-                return r;
-        if (extra_len > 0) {
-                _cleanup_close_ int fd = open(dst, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-                if (fd < 0 || (ours[0] && !endswith(ours, "\n") && write(fd, "\n", 1) != 1) ||
-                    write(fd, extra, extra_len) != (ssize_t) extra_len || fsync(fd) < 0)
-                        return reason_set(ret_reason, "cannot add the new image's accounts to %s: %m", dst), -EIO;
+        if (extra_len > lead) {
+                *ret = TAKE_PTR(extra);
+                *ret_len = extra_len;
         }
+        return 0;
+}
+
+static int append_file(const char *path, const char *data, size_t len, char **ret_reason) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0 || write(fd, data, len) != (ssize_t) len || fsync(fd) < 0)
+                return reason_set(ret_reason, "cannot add the new image's accounts to %s: %m", path), -EIO;
         return 0;
 }
 
@@ -216,52 +237,70 @@ static int rewrite_inventory(const char *root, const char *target, char new_slot
         return r < 0 ? (reason_set(ret_reason, "cannot write %s: %s", dst, strerror(-r)), r) : 0;
 }
 
-int carry_over(const char *root, const char *target, char running_slot, char new_slot, const char *new_version,
-               const char *new_build, const struct upgrade_callbacks *cb, char **ret_reason) {
+int carry_over(const char *root, const char *target, const char *work, char running_slot, char new_slot,
+               const char *new_version, const char *new_build, const struct upgrade_callbacks *cb,
+               char **ret_reason) {
+        static const char *const accounts[] = {"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"};
         _cleanup_strv_free_ char **paths = NULL;
-        size_t n_code = 0;
+        _cleanup_free_ char *list = NULL;
+        char *extras[ELEMENTSOF(accounts)] = {};
+        size_t extras_len[ELEMENTSOF(accounts)] = {};
+        size_t n_code = 0, list_len = 0;
         int r = upgrade_preserve_list(root, &paths, ret_reason);
         if (r < 0)
                 return r;
         while (upgrade_preserved_paths[n_code])
                 n_code++;
-        for (size_t i = 0; paths[i]; i++) {
+        /* The accounts are merged: the new image's system accounts that the
+         * running slot lacks are added after its copy arrives. */
+        for (size_t i = 0; i < ELEMENTSOF(accounts) && r >= 0; i++)
+                r = account_extras(root, target, accounts[i], &extras[i], &extras_len[i], ret_reason);
+        FILE *lf = r >= 0 ? open_memstream(&list, &list_len) : NULL;
+        if (r >= 0 && !lf)
+                r = -ENOMEM;
+        for (size_t i = 0; r >= 0 && paths[i]; i++) {
                 const char *p = paths[i];
                 _cleanup_free_ char *pattern = NULL;
                 glob_t g = {};
                 if (streq(p, "/etc/fstab"))
                         continue; /* rewritten below */
-                if (is_account_file(p)) {
-                        if ((r = merge_accounts(root, target, p, ret_reason)) < 0)
-                                return r;
-                        continue;
+                if (asprintf(&pattern, "%s%s", root, p) < 0) {
+                        r = -ENOMEM;
+                        break;
                 }
-                if (asprintf(&pattern, "%s%s", root, p) < 0)
-                        return -ENOMEM;
                 int gr = glob(pattern, GLOB_NOSORT, NULL, &g);
                 if (gr == GLOB_NOMATCH) {
                         /* The code's list names what a host may have; an
                          * operator's own path that is gone is worth a line. */
                         if (i >= n_code)
                                 upgrade_note(cb, "preserved path %s (preserve.d) does not exist; nothing to carry over", p);
-                        globfree(&g);
-                        continue;
-                }
-                if (gr != 0) {
-                        globfree(&g);
-                        return reason_set(ret_reason, "cannot look up %s", p), -EIO;
-                }
-                for (size_t k = 0; k < g.gl_pathc && r >= 0; k++) {
+                } else if (gr != 0)
+                        r = reason_set(ret_reason, "cannot look up %s", p), r = -EIO;
+                for (size_t k = 0; gr == 0 && k < g.gl_pathc && r >= 0; k++) {
+                        const char *rel = g.gl_pathv[k] + strlen(root);
                         _cleanup_free_ char *dst = NULL;
-                        if (asprintf(&dst, "%s%s", target, g.gl_pathv[k] + strlen(root)) < 0)
+                        rel += strspn(rel, "/");
+                        if (asprintf(&dst, "%s/%s", target, rel) < 0)
                                 r = -ENOMEM;
-                        else
-                                r = copy_one(g.gl_pathv[k], dst, ret_reason);
+                        else if ((r = prepare_dst(g.gl_pathv[k], dst, ret_reason)) >= 0) {
+                                fputs(rel, lf);
+                                fputc(0, lf);
+                        }
                 }
                 globfree(&g);
-                if (r < 0)
-                        return r;
         }
+        if (lf && fclose(lf) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r >= 0)
+                r = copy_list(root, target, work, list, list_len, ret_reason);
+        for (size_t i = 0; i < ELEMENTSOF(accounts); i++) {
+                _cleanup_free_ char *dst = NULL;
+                if (r >= 0 && extras[i] && asprintf(&dst, "%s%s", target, accounts[i]) >= 0)
+                        r = append_file(dst, extras[i], extras_len[i], ret_reason);
+                free(extras[i]);
+        }
+        if (r < 0)
+                return r;
         if ((r = carry_disabled_units(root, target, ret_reason)) < 0 ||
             (r = rewrite_fstab(root, target, running_slot, new_slot, ret_reason)) < 0 ||
             (r = rewrite_inventory(root, target, new_slot, new_version, new_build, ret_reason)) < 0)

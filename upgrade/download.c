@@ -4,6 +4,7 @@
 #include "upgrade-internal.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@ struct sink {
         void (*progress)(uint64_t, uint64_t, void *);
         void *userdata;
         uint64_t last_report;
+        EVP_MD_CTX *sha;      /* the SHA-256 of what was received, as it is written */
 };
 
 static size_t on_data(char *p, size_t size, size_t n, void *userdata) {
@@ -29,6 +31,8 @@ static size_t on_data(char *p, size_t size, size_t n, void *userdata) {
         }
         if (fwrite(p, 1, len, s->f) != len)
                 return 0;
+        if (s->sha)
+                EVP_DigestUpdate(s->sha, p, len);
         s->got += len;
         if (s->progress && (s->got - s->last_report >= 8 * MiB)) {
                 s->last_report = s->got;
@@ -54,7 +58,7 @@ static char *redact(const char *url) {
 }
 
 int download_file(const char *url, const char *path, uint64_t max, void (*progress)(uint64_t, uint64_t, void *),
-                  void *userdata, char **ret_reason) {
+                  void *userdata, char ret_sha256[65], uint64_t *ret_size, char **ret_reason) {
         _cleanup_free_ char *shown = redact(url);
         char err[CURL_ERROR_SIZE] = "";
         long code = 0;
@@ -68,6 +72,11 @@ int download_file(const char *url, const char *path, uint64_t max, void (*progre
                 CURL *h = curl_easy_init();
                 if (!h)
                         return -ENOMEM;
+                if (ret_sha256 && (!(s.sha = EVP_MD_CTX_new()) || !EVP_DigestInit_ex(s.sha, EVP_sha256(), NULL))) {
+                        EVP_MD_CTX_free(s.sha);
+                        curl_easy_cleanup(h);
+                        return -ENOMEM;
+                }
                 s.f = fopen(path, "we");
                 if (!s.f) {
                         curl_easy_cleanup(h);
@@ -93,6 +102,16 @@ int download_file(const char *url, const char *path, uint64_t max, void (*progre
                 curl_easy_cleanup(h);
                 bool write_ok = fflush(s.f) == 0 && fsync(fileno(s.f)) == 0;
                 fclose(s.f);
+                if (s.sha) {
+                        unsigned char md[EVP_MAX_MD_SIZE];
+                        unsigned mdlen = 0;
+                        EVP_DigestFinal_ex(s.sha, md, &mdlen);
+                        EVP_MD_CTX_free(s.sha);
+                        for (unsigned i = 0; i < mdlen && i < 32; i++)
+                                sprintf(ret_sha256 + 2 * i, "%02x", md[i]);
+                }
+                if (ret_size)
+                        *ret_size = s.got;
                 if (s.too_big)
                         return reason_set(ret_reason, "%s is larger than the %" PRIu64 " bytes expected", shown, max),
                                -EFBIG;

@@ -90,7 +90,11 @@ static void on_progress(enum upgrade_step s, uint64_t done, uint64_t total, void
 
 static void on_note(const char *line, void *userdata) {
         (void) userdata;
-        fprintf(stderr, "xenhost-upgrade: %s\n", line);
+        /* Notes go with the progress lines; stderr has only the one line of a failure. */
+        if (!arg_json) {
+                printf("       %s\n", line);
+                fflush(stdout);
+        }
         kmsg("%s", line);
 }
 

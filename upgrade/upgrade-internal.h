@@ -49,15 +49,16 @@ int host_status(struct host_ctx *c, struct upgrade_status *ret);
 int host_lock(struct host_ctx *c, bool wait);
 
 /* carry.c: the preserved configuration from ROOT into the new slot mounted
- * at TARGET (slot NEW_SLOT, version NEW_VERSION, build NEW_BUILD). */
-int carry_over(const char *root, const char *target, char running_slot, char new_slot, const char *new_version,
-               const char *new_build, const struct upgrade_callbacks *cb, char **ret_reason);
-/* Merges the account file REL (/etc/passwd ...): the running slot's entries,
- * then those of the new image whose names the running slot lacks (system
- * accounts that a new version's packages bring). */
-int merge_accounts(const char *root, const char *target, const char *rel, char **ret_reason);
+ * at TARGET (slot NEW_SLOT, version NEW_VERSION, build NEW_BUILD); WORK is
+ * for scratch files. The accounts (/etc/passwd ...) are merged: the running
+ * slot's entries, then those of the new image whose names the running slot
+ * lacks (system accounts that a new version's packages bring). */
+int carry_over(const char *root, const char *target, const char *work, char running_slot, char new_slot,
+               const char *new_version, const char *new_build, const struct upgrade_callbacks *cb,
+               char **ret_reason);
 
 /* download.c: fetches URL into the file PATH, at most MAX bytes (more is an
- * error: -EFBIG). */
+ * error: -EFBIG), with the SHA-256 (64 hex digits) and size of what was
+ * received when RET_SHA256 / RET_SIZE are given. */
 int download_file(const char *url, const char *path, uint64_t max, void (*progress)(uint64_t, uint64_t, void *),
-                  void *userdata, char **ret_reason);
+                  void *userdata, char ret_sha256[65], uint64_t *ret_size, char **ret_reason);

@@ -124,11 +124,13 @@ check_eq "a failure at boot-entry is recorded with its step" "failed boot-entry 
         "$(up status --json | jq -r '"\(.last_operation.result) \(.last_operation.step) \(.slots.b.state)"')"
 
 # --- apply from an http URL ---------------------------------------------------
+cp tampered/* n1/
 port=$((20000 + RANDOM % 20000))
 python3 -m http.server "$port" --bind 127.0.0.1 --directory "$T_DIR/n1" >http.log 2>&1 &
 HTTP_PID=$!
 trap 'kill $HTTP_PID 2>/dev/null; cleanup_mounts; t_cleanup' EXIT
 for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2; done
+refused "a tampered image from a URL (hashed as it downloads)" "SHA-256" "http://127.0.0.1:$port/xenhost-99.4.0.manifest"
 tree_sum() { (cd "$1" && find . -xdev \( -type f -o -type l \) -printf '%p %s %m %T@\n' | sort | sha256sum); }
 ROOT_SUM=$(tree_sum "$ROOT")
 t0=$(date +%s.%N)
