@@ -11,7 +11,7 @@ build=(build-essential pkg-config libparted-dev libblkid-dev libfdisk-dev uuid-d
 test=(console-data tzdata e2fsprogs dosfstools mtools fdisk parted gdisk util-linux lvm2 udev jq bc python3 gpg gpgv file tftpd-hpa openssl)
 media=(mmdebstrap squashfs-tools zstd xorriso grub-pc-bin grub-efi-amd64-bin grub-common grub2-common
        cpio busybox-static)
-e2e=(qemu-system-x86 ovmf iproute2 sshpass openssh-client)
+e2e=(qemu-system-x86 qemu-utils ovmf iproute2 sshpass openssh-client)
 
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(build test media e2e)

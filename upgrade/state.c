@@ -252,7 +252,13 @@ int ustate_write(const char *esp, const struct ustate *s) {
         int r;
         if ((r = ustate_path(esp, &path)) < 0 || asprintf(&dir, "%s/xenhost", esp) < 0)
                 return r < 0 ? r : -ENOMEM;
-        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        if (mkdir(dir, 0755) >= 0) {
+                /* The new directory's entry must reach the disk before the
+                 * state in it counts: a power cut must not lose both. */
+                _cleanup_close_ int fd = open(esp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (fd < 0 || fsync(fd) < 0)
+                        return -errno;
+        } else if (errno != EEXIST)
                 return -errno;
         FILE *f = open_memstream(&text, &len);
         if (!f)
