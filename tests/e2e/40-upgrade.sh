@@ -31,8 +31,8 @@
 
 # XH_E2E_TRACE=FILE: the script's own trace (set -x) into FILE.
 if [ -n "${XH_E2E_TRACE:-}" ]; then exec 9>"$XH_E2E_TRACE"; BASH_XTRACEFD=9; set -x; fi
-# The media carry the programs of the build under test.
-XB=$XH_BIN/xenhost-build
+# The media and N+1 carry the plain build's programs (media-lib.sh): a
+# sanitizer build's programs cannot run on a host.
 PW='xh-Test-pw1'
 OPS_PW='ops-Pw-42'
 MAC=52:54:00:12:34:57
@@ -268,9 +268,22 @@ upgrade_rollback() {
         has_upgrader "$name" "$port" || { poweroff_host "$port"; return; }
         operator_changes "$name" "$port"
 
+        # What apply is measured against, on the same VM and the same empty
+        # slot b: the image's bytes from the same server written with dd,
+        # as they are (compressed) and decompressed (what a slot holds).
+        local dd_raw dd_zst
+        in_ns sshpass -p "$PW" scp "${SSH_OPTS[@]}" -P "$port" "$(command -v zstd)" root@127.0.0.1:/root/zstd >/dev/null 2>&1
+        dd_raw=$(ssh_host "$port" "t0=\$(cat /proc/uptime); curl -s http://10.0.2.2:$N1_PORT/xenhost-$N1.img |
+                dd of=/dev/disk/by-partlabel/xh-dom0-b bs=4M iflag=fullblock oflag=direct status=none;
+                awk -v t0=\"\$t0\" '{ printf \"%.1f\", \$1 - t0 }' /proc/uptime" 2>/dev/null)
+        dd_zst=$(ssh_host "$port" "t0=\$(cat /proc/uptime); curl -s http://10.0.2.2:$N1_PORT/xenhost-$N1.img | /root/zstd -dcq |
+                dd of=/dev/disk/by-partlabel/xh-dom0-b bs=4M iflag=fullblock oflag=direct status=none;
+                awk -v t0=\"\$t0\" '{ printf \"%.1f\", \$1 - t0 }' /proc/uptime; rm -f /root/zstd" 2>/dev/null)
+        echo "#   writing the image's bytes with dd on this VM: ${dd_raw:-?} s as they are, ${dd_zst:-?} s decompressed"
+
         m=$(mark "$LOG")
         apply_n1 "$port"
-        if [ "$APPLY_RC" -eq 0 ]; then ok "$name: xenhost-upgrade apply URL of N+1 ($APPLY_S s)"; else
+        if [ "$APPLY_RC" -eq 0 ]; then ok "$name: xenhost-upgrade apply URL of N+1 ($APPLY_S s; dd of the same bytes: ${dd_raw:-?} s, decompressed: ${dd_zst:-?} s)"; else
                 not_ok "$name: xenhost-upgrade apply URL of N+1 (exit $APPLY_RC after $APPLY_S s)"
                 printf '%s\n' "$APPLY_OUT" | tail -15 | sed 's/^/#   /'
         fi
