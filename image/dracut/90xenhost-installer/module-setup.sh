@@ -24,7 +24,7 @@ install() {
                 mkfs.ext4 mke2fs e2fsck tune2fs resize2fs mkfs.fat mkswap wipefs blkid lsblk sfdisk partx losetup \
                 lvm pvcreate vgcreate lvcreate vgchange vgs pvs lvs dmsetup mount umount sync setsid stty grep sed head tail cut tr sha256sum cpio chroot \
                 grub-editenv efibootmgr curl ip dhclient /sbin/dhclient-script poweroff reboot \
-                sleep date uname ls cp mv rm mkdir ln
+                sleep date uname ls cp mv rm mkdir ln tar
         inst_libdir_file "libnss_dns.so.*" "libnss_files.so.*"
         # grub-install runs inside the new slot (chroot), which has GRUB.
         inst_simple /etc/xenhost-release
