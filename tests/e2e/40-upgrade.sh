@@ -121,10 +121,11 @@ boot_host() { # CASE PORT DISK [CACHE]
         return 1
 }
 # Waits for the next verdict after MARK; checks it is OK for VERSION SLOT.
-wait_health() { # CASE WHAT MARK VERSION SLOT [TIMEOUT]
-        local t line
-        if t=$(wait_since "$LOG" "$3" 'XENHOST-HEALTH: \(OK\|FAILED\)' "${6:-600}"); then
-                line=$(health_line "$LOG" "$3")
+wait_health() { # CASE WHAT MARK VERSION SLOT [TIMEOUT]: the first verdict after MARK (with VERDICT_OF_SLOT=1: of SLOT)
+        local t line pat='XENHOST-HEALTH: \(OK\|FAILED\)'
+        [ -n "${VERDICT_OF_SLOT:-}" ] && pat="$pat.* slot=$5 "
+        if t=$(wait_since "$LOG" "$3" "$pat" "${6:-600}"); then
+                line=$(since "$LOG" "$3" | grep -a -- "$pat" | sed 's/^.*XENHOST-HEALTH/XENHOST-HEALTH/' | head -1)
                 case $line in
                 "XENHOST-HEALTH: OK version=$4 slot=$5 "*) ok "$1: $2 ($t s to a passed health check of $4 on slot $5)"; return 0 ;;
                 esac
@@ -384,7 +385,8 @@ upgrade_fallback() { # NAME PORT HOW BREAK-COMMANDS TIMEOUT [TRY-LINE [REASON-RE
                 umount /mnt/xh-b"
         m=$(mark "$LOG")
         ssh_host "$port" systemctl reboot >/dev/null 2>&1
-        wait_health "$name" "after the tries of the broken slot, GRUB boots N by itself" "$m" "$XB_VERSION" a "$5" ||
+        # The broken slot's own failed verdicts come first: wait for slot a's.
+        VERDICT_OF_SLOT=1 wait_health "$name" "after the tries of the broken slot, GRUB boots N by itself" "$m" "$XB_VERSION" a "$5" ||
                 { kill "$PID"; return; }
         n=$(since "$LOG" "$m" | grep -ac -- "$try_line")
         check_eq "$name: the broken slot was tried 3 times" 3 "$n"
