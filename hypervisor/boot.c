@@ -143,6 +143,8 @@ static int env_write(const char *esp, const struct boot_state *s, char **ret_rea
         if ((r = grub_dir_make(esp, ret_reason)) < 0)
                 return r;
         r = write_file_atomic(path, text, BOOT_ENV_SIZE, 0644);
+        if (r >= 0)
+                r = sync_file_system(path);
         if (r < 0)
                 return reason_set(ret_reason, "cannot write %s: %s", path, strerror(-r)), r;
         log_debug("grubenv %s: default=%c try=%c tries=%u failed=%c", path, s->default_slot ? s->default_slot : '-',
@@ -213,6 +215,8 @@ int boot_config_write(const char *esp, const struct boot_options *o, const struc
         if ((r = grub_dir_make(esp, ret_reason)) < 0)
                 return r;
         r = write_file_atomic(path, text, strlen(text), 0644);
+        if (r >= 0)
+                r = sync_file_system(path);
         if (r < 0)
                 return reason_set(ret_reason, "cannot write %s: %s", path, strerror(-r)), r;
         return 0;

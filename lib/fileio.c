@@ -92,3 +92,17 @@ int read_full_file(const char *path, char **ret, size_t *ret_len) {
                 *ret_len = len;
         return 0;
 }
+
+int sync_file_system(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* syncfs writes every dirty buffer (on vfat the directory entries
+         * of a rename live in the block device's buffers, which an fsync of
+         * the file or its directory does not always write); the fsync after
+         * it makes the disk flush its write cache, which syncfs alone does
+         * not do on a file system without ->sync_fs such as vfat. */
+        int r = syncfs(fd) < 0 || fsync(fd) < 0 ? -errno : 0;
+        close(fd);
+        return r;
+}

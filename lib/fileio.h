@@ -12,3 +12,9 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 
 /* Reads a whole file; the result is NUL-terminated (RET_LEN excludes it). */
 int read_full_file(const char *path, char **ret, size_t *ret_len);
+
+/* syncfs() of the file system that holds PATH, then a flush of the disk's
+ * write cache: everything written to it is on the disk when this returns.
+ * For the ESP: on vfat a renamed file with an fsync of it and of its
+ * directory did not survive a power cut (QEMU, writeback cache). */
+int sync_file_system(const char *path);

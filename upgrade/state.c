@@ -282,7 +282,8 @@ int ustate_write(const char *esp, const struct ustate *s) {
         put(f, "SLOT_B_HEALTH", s->health[1]);
         if (fclose(f) != 0)
                 return -ENOMEM;
-        return write_file_atomic(path, text, len, 0644);
+        int r2 = write_file_atomic(path, text, len, 0644);
+        return r2 < 0 ? r2 : sync_file_system(path);
 }
 
 int set_str(char **field, const char *v) {
