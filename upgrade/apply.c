@@ -354,14 +354,9 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
         char label[16];
         int r, lock;
 
-        r = host_ctx_open(h, &c, ret_reason);
+        r = host_ctx_open_locked(h, &c, false, "another xenhost-upgrade is running", &lock, ret_reason);
         if (r < 0)
                 return r;
-        lock = host_lock(&c, false);
-        if (lock == -EBUSY)
-                return reason_set(ret_reason, "another xenhost-upgrade is running"), lock;
-        if (lock < 0)
-                return reason_set(ret_reason, "cannot lock %s: %s", c.work_dir, strerror(-lock)), lock;
         _cleanup_close_ int lock_fd = lock;
         const char T = c.other, R = c.running;
         const int ti = T - 'a', ri = R - 'a';
@@ -496,10 +491,8 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
                 goto out;
         c.st.slot = T;
         c.st.incomplete[ti] = true;
-        if ((r = ustate_write(h->esp, &c.st)) < 0) {
-                reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", h->esp, strerror(-r));
+        if ((r = host_state_write(&c, ret_reason)) < 0)
                 goto out;
-        }
         a.begun = true;
 
         /* ---- write-slot ---- */
@@ -613,14 +606,10 @@ out:
 int upgrade_rollback(const struct upgrade_host *h, char *ret_slot, char **ret_reason) {
         _cleanup_(host_ctx_done) struct host_ctx c = {};
         _cleanup_(upgrade_status_done) struct upgrade_status s = {};
-        int r = host_ctx_open(h, &c, ret_reason);
+        int lock, r = host_ctx_open_locked(h, &c, false, "an upgrade is running: wait for it to finish", &lock,
+                                           ret_reason);
         if (r < 0)
                 return r;
-        int lock = host_lock(&c, false);
-        if (lock == -EBUSY)
-                return reason_set(ret_reason, "an upgrade is running: wait for it to finish"), lock;
-        if (lock < 0)
-                return lock;
         _cleanup_close_ int lock_fd = lock;
         const char R = c.running, O = c.other;
         char next;
@@ -653,21 +642,18 @@ int upgrade_rollback(const struct upgrade_host *h, char *ret_slot, char **ret_re
             (r = set_str(&c.st.version, s.slots[next - 'a'].version)) < 0)
                 return r;
         c.st.slot = next;
-        if ((r = ustate_write(h->esp, &c.st)) < 0)
-                return reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", h->esp, strerror(-r)), r;
+        if ((r = host_state_write(&c, ret_reason)) < 0)
+                return r;
         *ret_slot = next;
         return 0;
 }
 
 int upgrade_mark_good(const struct upgrade_host *h, bool *ret_marked, char **ret_reason) {
         _cleanup_(host_ctx_done) struct host_ctx c = {};
-        int r = host_ctx_open(h, &c, ret_reason);
+        /* After an apply that is running, never in the middle of it. */
+        int lock, r = host_ctx_open_locked(h, &c, true, NULL, &lock, ret_reason);
         if (r < 0)
                 return r;
-        /* After an apply that is running, never in the middle of it. */
-        int lock = host_lock(&c, true);
-        if (lock < 0)
-                return reason_set(ret_reason, "cannot lock %s: %s", c.work_dir, strerror(-lock)), lock;
         _cleanup_close_ int lock_fd = lock;
         const char R = c.running, O = c.other;
         const int ri = R - 'a', oi = O - 'a';
@@ -697,8 +683,7 @@ int upgrade_mark_good(const struct upgrade_host *h, bool *ret_marked, char **ret
                 c.st.slot = O;
         } else
                 return 0;
-        r = ustate_write(h->esp, &c.st);
-        return r < 0 ? (reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", h->esp, strerror(-r)), r) : 0;
+        return host_state_write(&c, ret_reason);
 }
 
 int upgrade_trying(const struct upgrade_host *h, char **ret_reason) {
@@ -711,17 +696,12 @@ int upgrade_trying(const struct upgrade_host *h, char **ret_reason) {
 
 int upgrade_health_failed(const struct upgrade_host *h, const char *why, char **ret_reason) {
         _cleanup_(host_ctx_done) struct host_ctx c = {};
-        int r = host_ctx_open(h, &c, ret_reason);
+        int lock, r = host_ctx_open_locked(h, &c, true, NULL, &lock, ret_reason);
         if (r < 0)
                 return r;
-        int lock = host_lock(&c, true);
-        if (lock < 0)
-                return reason_set(ret_reason, "cannot lock %s: %s", c.work_dir, strerror(-lock)), lock;
         _cleanup_close_ int lock_fd = lock;
-        if ((r = set_str(&c.st.health[c.running - 'a'], why && *why ? why : "failed")) < 0)
+        if ((r = set_str(&c.st.health[c.running - 'a'], why && *why ? why : "failed")) < 0 ||
+            (r = host_state_write(&c, ret_reason)) < 0)
                 return r;
-        r = ustate_write(h->esp, &c.st);
-        if (r < 0)
-                return reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", h->esp, strerror(-r)), r;
         return c.boot.try_slot == c.running;
 }

@@ -320,6 +320,9 @@ void upgrade_note(const struct upgrade_callbacks *cb, const char *fmt, ...) {
                 cb->note(s, cb->userdata);
 }
 
+/* Where apply mounts and stages, and where the lock is, by default. */
+#define WORK_DIR_DEFAULT "/run/xenhost-upgrade"
+
 /* ---- the host ------------------------------------------------------------------ */
 
 void host_ctx_done(struct host_ctx *c) {
@@ -396,7 +399,7 @@ int host_ctx_open(const struct upgrade_host *h, struct host_ctx *c, char **ret_r
                 if (p->fs_uuid && !(c->slot_fs_uuid[i] = strdup(p->fs_uuid)))
                         return -ENOMEM;
         }
-        c->work_dir = strdup(h->work_dir ?: "/run/xenhost-upgrade");
+        c->work_dir = strdup(h->work_dir ?: WORK_DIR_DEFAULT);
         if (!c->work_dir)
                 return -ENOMEM;
 
@@ -430,13 +433,14 @@ static char *other_slot_version(struct host_ctx *c) {
         return v;
 }
 
-/* The lock of apply and rollback. In the work directory (on /run): a power
- * cut releases it. Returns the fd, or -EBUSY when another holds it. */
-int host_lock(struct host_ctx *c, bool wait) {
+/* The lock of every operation that writes the boot state or the state file,
+ * in the work directory (on /run: a power cut releases it). Returns the fd,
+ * or -EBUSY when another holds it and WAIT is false. */
+static int work_dir_lock(const char *dir, bool wait) {
         _cleanup_free_ char *p = NULL;
-        if (mkdir(c->work_dir, 0700) < 0 && errno != EEXIST)
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
-        if (asprintf(&p, "%s/lock", c->work_dir) < 0)
+        if (asprintf(&p, "%s/lock", dir) < 0)
                 return -ENOMEM;
         int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -447,6 +451,41 @@ int host_lock(struct host_ctx *c, bool wait) {
                 return e == EWOULDBLOCK ? -EBUSY : -e;
         }
         return fd;
+}
+
+int host_lock_held(const struct host_ctx *c) {
+        int fd = work_dir_lock(c->work_dir, false);
+        if (fd == -EBUSY)
+                return 1;
+        if (fd >= 0)
+                close(fd);
+        return fd < 0 ? fd : 0;
+}
+
+int host_ctx_open_locked(const struct upgrade_host *h, struct host_ctx *c, bool wait, const char *busy,
+                         int *ret_lock_fd, char **ret_reason) {
+        const char *dir = h->work_dir ?: WORK_DIR_DEFAULT;
+        /* The lock first: what is read below is then what this operation
+         * changes, not a state another one is about to replace. */
+        int fd = work_dir_lock(dir, wait);
+        if (fd == -EBUSY)
+                return reason_set(ret_reason, "%s", busy), fd;
+        if (fd < 0)
+                return reason_set(ret_reason, "cannot lock %s: %s", dir, strerror(-fd)), fd;
+        int r = host_ctx_open(h, c, ret_reason);
+        if (r < 0) {
+                close(fd);
+                return r;
+        }
+        *ret_lock_fd = fd;
+        return 0;
+}
+
+int host_state_write(struct host_ctx *c, char **ret_reason) {
+        int r = ustate_write(c->h->esp, &c->st);
+        if (r < 0)
+                return reason_set(ret_reason, "cannot write %s/xenhost/upgrade.state: %s", c->h->esp, strerror(-r)), r;
+        return 0;
 }
 
 /* ---- status -------------------------------------------------------------------- */
@@ -493,13 +532,9 @@ int host_status(struct host_ctx *c, struct upgrade_status *ret) {
                 s.last_kind = strdup(c->st.kind);
                 s.last_result = strdup(c->st.result ?: "unknown");
                 /* A running operation whose lock is free was cut short. */
-                if (streq_ptr(c->st.result, "running")) {
-                        int fd = host_lock(c, false);
-                        if (fd >= 0) {
-                                close(fd);
-                                free(s.last_result);
-                                s.last_result = strdup("interrupted");
-                        }
+                if (streq_ptr(c->st.result, "running") && host_lock_held(c) == 0) {
+                        free(s.last_result);
+                        s.last_result = strdup("interrupted");
                 }
                 s.last_time = c->st.time ? strdup(c->st.time) : NULL;
                 s.last_step = c->st.step ? strdup(c->st.step) : NULL;

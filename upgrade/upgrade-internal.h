@@ -46,7 +46,14 @@ struct host_ctx {
 int host_ctx_open(const struct upgrade_host *h, struct host_ctx *c, char **ret_reason);
 void host_ctx_done(struct host_ctx *c);
 int host_status(struct host_ctx *c, struct upgrade_status *ret);
-int host_lock(struct host_ctx *c, bool wait);
+/* Takes the work directory's lock (waiting for it with WAIT, else failing
+ * with BUSY as the reason), then opens the host as host_ctx_open(). */
+int host_ctx_open_locked(const struct upgrade_host *h, struct host_ctx *c, bool wait, const char *busy,
+                         int *ret_lock_fd, char **ret_reason);
+/* 1 when an operation holds the lock now, 0 when none does. */
+int host_lock_held(const struct host_ctx *c);
+/* Writes C's state file, with a one-line reason on failure. */
+int host_state_write(struct host_ctx *c, char **ret_reason);
 
 /* carry.c: the preserved configuration from ROOT into the new slot mounted
  * at TARGET (slot NEW_SLOT, version NEW_VERSION, build NEW_BUILD); WORK is
