@@ -194,6 +194,13 @@ static struct json_object *facts_to_json(const struct install_facts *fa) {
                 json_object_object_add(j, "sr_volumes", json_object_new_int(d->sr_volumes));
                 add_u64(j, "sr_start", d->sr_start);
                 add_u64(j, "sr_size", d->sr_size);
+                /* What refuses the disk as a target travels with the facts,
+                 * so that a plan made from them refuses it too. */
+                add_bool(j, "read_only", d->read_only);
+                struct json_object *loops = json_object_new_array();
+                for (char **l = d->loop_devices; l && *l; l++)
+                        json_object_array_add(loops, json_object_new_string(*l));
+                json_object_object_add(j, "loop_devices", loops);
                 json_object_array_add(disks, j);
         }
         json_object_object_add(o, "disks", disks);
@@ -473,6 +480,26 @@ int install_facts_from_json(const char *text, struct install_facts **ret, char *
                         d->sr_volumes = json_object_object_get_ex(j, "sr_volumes", &v) ? json_object_get_int(v) : -1;
                         d->sr_start = get_u64(j, "sr_start");
                         d->sr_size = get_u64(j, "sr_size");
+                        d->read_only = get_bool(j, "read_only");
+                        struct json_object *loops;
+                        if (json_object_object_get_ex(j, "loop_devices", &loops) &&
+                            json_object_is_type(loops, json_type_array) && json_object_array_length(loops) > 0) {
+                                size_t nl = json_object_array_length(loops);
+                                d->loop_devices = calloc(nl + 1, sizeof(char *));
+                                if (!d->loop_devices) {
+                                        r = -ENOMEM;
+                                        break;
+                                }
+                                for (size_t k = 0; k < nl; k++) {
+                                        const char *l = json_object_get_string(json_object_array_get_idx(loops, k));
+                                        if (!l || !(d->loop_devices[k] = strdup(l))) {
+                                                r = l ? -ENOMEM : -EBADMSG;
+                                                break;
+                                        }
+                                }
+                                if (r < 0)
+                                        break;
+                        }
                         _cleanup_free_ char *ds = NULL, *ts = NULL;
                         if ((r = get_str(j, "default_slot", &ds)) < 0 || (r = get_str(j, "try_slot", &ts)) < 0)
                                 break;

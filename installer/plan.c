@@ -43,6 +43,7 @@ static void disk_facts_done(struct disk_facts *d) {
         free(d->slot_versions[0]);
         free(d->slot_versions[1]);
         free(d->sr_uuid);
+        strv_free(d->loop_devices);
 }
 
 static void image_facts_done(struct image_facts *i) {
@@ -273,6 +274,26 @@ static char *describe_contents(struct builder *b, const struct disk_facts *d) {
         return text_close(b, &t);
 }
 
+/* Why a disk the install would write cannot be written, or NULL: read-only,
+ * or its file is behind loop devices (that may be mounted) besides the one
+ * the installer writes. */
+static char *disk_unwritable(struct builder *b, const struct disk_facts *d) {
+        if (d->read_only)
+                return format(b, "%s is read-only: nothing can be written to it", d->path);
+        if (!d->loop_devices || !d->loop_devices[0])
+                return NULL;
+        struct text t;
+        FILE *f = text_open(b, &t);
+        if (!f)
+                return NULL;
+        size_t n = 0;
+        for (char **l = d->loop_devices; *l; l++)
+                fprintf(f, "%s%s", n++ ? ", " : "", *l);
+        _cleanup_free_ char *list = text_close(b, &t);
+        return format(b, "%s is in use by loop device%s %s, which may be mounted: detach %s first (losetup -d)",
+                      d->path, n == 1 ? "" : "s", list ?: "?", n == 1 ? "it" : "them");
+}
+
 static void plan_add_disk(struct builder *b, enum plan_disk_role role, const struct disk_facts *d, bool keep_sr) {
         struct plan_disk *nd = reallocarray(b->p->disks, b->p->n_disks + 1, sizeof *nd);
         if (!nd) {
@@ -376,8 +397,13 @@ static void plan_disks(struct builder *b) {
                 plan_error(b, "the primary disk %s is not on this machine", c->primary_disk);
                 return;
         }
-        setting(b, "primary_disk", SETTING_APPLIED, "%s (%s%s%s%s)", d->path, format_si(s, sizeof s, d->size_bytes),
-                d->model ? ", " : "", d->model ?: "", d->by_id ? ", by id" : "");
+        _cleanup_free_ char *unwritable = disk_unwritable(b, d);
+        if (unwritable)
+                setting(b, "primary_disk", SETTING_REFUSED, "%s", unwritable);
+        else
+                setting(b, "primary_disk", SETTING_APPLIED, "%s (%s%s%s%s)", d->path,
+                        format_si(s, sizeof s, d->size_bytes), d->model ? ", " : "", d->model ?: "",
+                        d->by_id ? ", by id" : "");
         p->disk = copy_str(b, d->path);
         p->disk_by_id = copy_str(b, d->by_id ?: d->path);
         p->sr_type = c->sr_type;
@@ -413,9 +439,12 @@ static void plan_disks(struct builder *b) {
 
         int r = disk_plan_compute(d->size_bytes, d->sector_size, d->physical_sector_size, LAYOUT_AUTO,
                                   p->keep_sr ? &kept : NULL, &p->layout);
-        if (r == -ENOSPC)
-                plan_error(b, "%s has %s, xenhost needs at least 12 GiB", d->path,
-                           format_iec(s, sizeof s, d->size_bytes));
+        if (r == -ENOSPC) {
+                char have[SIZE_EXACT_MAX], need[SIZE_EXACT_MAX];
+                plan_error(b, "%s is too small: %s, xenhost needs at least %s", d->path,
+                           format_size_exact(have, sizeof have, d->size_bytes, false),
+                           format_size_exact(need, sizeof need, LAYOUT_COMPACT_MIN_BYTES, false));
+        }
         else if (r == -E2BIG)
                 plan_error(b, "the xenhost layout does not fit before the SR kept on %s", d->path);
         else if (r < 0)
@@ -448,6 +477,11 @@ static void plan_disks(struct builder *b) {
                         twice = twice || streq(p->disks[i].path, gd->path);
                 if (twice) {
                         setting(b, "guest_disks", SETTING_REFUSED, "%s is named twice", *g);
+                        continue;
+                }
+                _cleanup_free_ char *why = disk_unwritable(b, gd);
+                if (why) {
+                        setting(b, "guest_disks", SETTING_REFUSED, "%s", why);
                         continue;
                 }
                 plan_add_disk(b, PLAN_DISK_GUEST, gd, false);
@@ -889,6 +923,12 @@ static void plan_offline(struct builder *b) {
         p->disk = copy_str(b, d->path);
         p->disk_by_id = copy_str(b, d->by_id ?: d->path);
         plan_add_disk(b, PLAN_DISK_PRIMARY, d, d->sr_uuid != NULL);
+        /* A restore writes grubenv, an upgrade a slot too. */
+        _cleanup_free_ char *unwritable = disk_unwritable(b, d);
+        if (unwritable) {
+                setting(b, field, SETTING_REFUSED, "%s", unwritable);
+                return;
+        }
         p->keep_sr = d->sr_uuid != NULL;
         p->sr_on_primary = p->keep_sr;
         p->sr_type = d->sr_type;

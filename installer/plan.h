@@ -26,6 +26,9 @@ struct disk_facts {
         char *model, *serial;  /* may be NULL */
         uint64_t size_bytes;
         uint32_t sector_size, physical_sector_size;
+        bool read_only;        /* a read-only device, or a file that cannot be opened for writing */
+        char **loop_devices;   /* loop devices on the same file (NULL-terminated, NULL when none):
+                                * they may be mounted, so the disk is not written */
         char *pttype;          /* "gpt", "dos" or NULL */
         char *signature;       /* a filesystem signature on the whole disk, or NULL */
         unsigned n_partitions;

@@ -168,6 +168,8 @@ static int probe_disk(struct install_facts *f, const char *path, const char *wor
                 .size_bytes = d->size_bytes,
                 .sector_size = d->sector_size,
                 .physical_sector_size = d->physical_sector_size,
+                .read_only = d->read_only,
+                .loop_devices = TAKE_PTR(d->loop_devices),
                 .pttype = d->pttype ? strdup(d->pttype) : NULL,
                 .signature = d->fs_type ? strdup(d->fs_type) : NULL,
                 .n_partitions = d->n_parts,
@@ -272,9 +274,12 @@ static int probe_image(struct install_facts *f, const struct install_env *env, c
         }
         if (!image || !manifest)
                 return 0; /* the plan says there is no image */
-        r = read_full_file(manifest, &text, NULL);
+        /* Bounded, and only a regular file: a FIFO or a device named
+         * *.manifest must not hang or fill the memory of the probe. */
+        r = manifest_read(manifest, &text, NULL, &why);
         if (r < 0)
-                return reason_set(ret_reason, "cannot read the manifest %s: %s", manifest, strerror(-r)), r;
+                return reason_set(ret_reason, "%s", why ?: "cannot read the manifest"), r;
+        why = mfree(why);
         r = manifest_parse(text, &m, &why);
         if (r < 0)
                 return reason_set(ret_reason, "%s: %s", manifest, why ?: "malformed manifest"), r;

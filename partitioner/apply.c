@@ -57,7 +57,10 @@ int disk_plan_check(const struct disk_info *d, const struct disk_plan *plan, con
 }
 
 bool device_mapper_available(void) {
-        return access("/dev/mapper/control", F_OK) == 0;
+        /* The node alone says nothing: libdevmapper creates it on first use
+         * whether or not the kernel has the driver (ENODEV on open then). */
+        _cleanup_close_ int fd = open("/dev/mapper/control", O_RDWR | O_CLOEXEC);
+        return fd >= 0;
 }
 
 /* A regular image file gets a loop device for the time of the apply, so that
@@ -427,6 +430,9 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
                 reason_set(ret_reason, "cannot probe %s: %s", path, strerror(-r));
                 return r;
         }
+        r = disk_check_writable(d, ret_reason);
+        if (r < 0)
+                return r;
         r = disk_plan_check(d, plan, o, ret_reason);
         if (r < 0)
                 return r;
@@ -472,6 +478,27 @@ int disk_plan_apply(const char *path, const struct disk_plan *plan, const struct
                 }
                 node = loop_node;
                 log_debug("Attached %s to %s", path, node);
+                /* A loop device attached since the probe would write the
+                 * file behind ours: the same refusal, now that only ours may
+                 * be there. */
+                struct stat st;
+                _cleanup_strv_free_ char **others = NULL;
+                if (fstat(fd, &st) < 0) {
+                        r = negative_errno();
+                        reason_set(ret_reason, "cannot stat %s: %s", path, strerror(-r));
+                        goto out;
+                }
+                r = loop_devices_backed_by(st.st_dev, st.st_ino, loop_node, &others);
+                if (r < 0) {
+                        reason_set(ret_reason, "cannot list the loop devices of %s: %s", path, strerror(-r));
+                        goto out;
+                }
+                if (r > 0) {
+                        reason_set(ret_reason, "%s was attached to loop device %s%s while it was being checked: "
+                                   "detach it first (losetup -d)", path, others[0], others[1] ? " and others" : "");
+                        r = -EBUSY;
+                        goto out;
+                }
         }
 
         /* From here on the disk is written. */

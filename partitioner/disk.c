@@ -3,10 +3,18 @@
 
 #include <blkid.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/loop.h>
+#include <linux/major.h>
 #include <parted/parted.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
+#include "fileio.h"
+#include "format.h"
 #include "log.h"
 #include "macro.h"
 
@@ -59,7 +67,161 @@ void disk_info_free(struct disk_info *d) {
         free(d->fs_type);
         free(d->sr_vg);
         free(d->sr_uuid);
+        strv_free(d->loop_devices);
         free(d);
+}
+
+/* ---- loop devices ------------------------------------------------------- */
+
+/* The backing file of the loop device NAME ("loop3"): the device and inode
+ * the kernel holds, from LOOP_GET_STATUS64. Where the node cannot be
+ * opened, the path sysfs shows is looked at instead (it may have been
+ * renamed or removed since; the inode is what counts). -ENXIO: not
+ * attached. */
+static int loop_backing(const char *name, dev_t *ret_dev, ino_t *ret_ino) {
+        _cleanup_free_ char *sys = NULL, *node = NULL, *path = NULL;
+        struct stat st;
+
+        if (asprintf(&sys, "/sys/block/%s/loop/backing_file", name) < 0 || asprintf(&node, "/dev/%s", name) < 0)
+                return -ENOMEM;
+        if (access(sys, F_OK) < 0)
+                return -ENXIO;
+        _cleanup_close_ int fd = open(node, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        if (fd >= 0) {
+                struct loop_info64 info = {};
+                if (ioctl(fd, LOOP_GET_STATUS64, &info) < 0)
+                        return negative_errno();
+                /* lo_device is the kernel's "huge" encoding of the dev_t. */
+                uint64_t v = info.lo_device;
+                *ret_dev = makedev((unsigned) ((v & 0xfff00) >> 8), (unsigned) ((v & 0xff) | ((v >> 12) & 0xfff00)));
+                *ret_ino = (ino_t) info.lo_inode;
+                return 0;
+        }
+        log_debug("Cannot open %s (%m); going by the backing file's path in sysfs", node);
+        int r = read_full_file(sys, &path, NULL);
+        if (r < 0)
+                return r;
+        path[strcspn(path, "\n")] = 0;
+        if (stat(path, &st) < 0)
+                return negative_errno();
+        *ret_dev = st.st_dev;
+        *ret_ino = st.st_ino;
+        return 0;
+}
+
+static bool is_loop_name(const char *name) {
+        const char *n = startswith(name, "loop");
+        return n && *n && strspn(n, "0123456789") == strlen(n);
+}
+
+static int loop_name_compare(const struct dirent **a, const struct dirent **b) {
+        return strverscmp((*a)->d_name, (*b)->d_name);
+}
+
+int loop_devices_backed_by(dev_t dev, ino_t ino, const char *except, char ***ret) {
+        struct dirent **names = NULL;
+        char **l = NULL;
+        size_t n_found = 0;
+        int r = 0;
+
+        int n = scandir("/sys/block", &names, NULL, loop_name_compare);
+        if (n < 0)
+                return log_debug_errno(negative_errno(), "Cannot list /sys/block: %m");
+        for (int i = 0; i < n; i++) {
+                const char *name = names[i]->d_name;
+                dev_t bdev;
+                ino_t bino;
+                char node[300];
+
+                if (r < 0 || !is_loop_name(name))
+                        continue;
+                snprintf(node, sizeof node, "/dev/%s", name);
+                if (except && streq(node, except))
+                        continue;
+                int k = loop_backing(name, &bdev, &bino);
+                if (k == -ENOMEM)
+                        r = k;
+                if (k < 0 || bdev != dev || bino != ino)
+                        continue;
+                char **nl = reallocarray(l, n_found + 2, sizeof(char *));
+                if (!nl || !(nl[n_found] = strdup(node))) {
+                        l = nl ?: l;
+                        r = -ENOMEM;
+                        continue;
+                }
+                nl[++n_found] = NULL;
+                l = nl;
+        }
+        for (int i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        if (r < 0) {
+                strv_free(l);
+                return r;
+        }
+        *ret = l;
+        return (int) n_found;
+}
+
+/* What may write to the disk besides us, and whether we may write it. */
+static int probe_use(struct disk_info *d, int fd, const struct stat *st) {
+        if (d->is_block) {
+                int ro = 0;
+                if (ioctl(fd, BLKROGET, &ro) < 0)
+                        return negative_errno();
+                d->read_only = ro != 0;
+        } else if (faccessat(AT_FDCWD, d->node, W_OK, AT_EACCESS) < 0) {
+                d->read_only = true;
+                d->read_only_error = negative_errno();
+        }
+
+        dev_t dev = st->st_dev;
+        ino_t ino = st->st_ino;
+        if (d->is_block) {
+                const char *name = strrchr(d->node, '/') ? strrchr(d->node, '/') + 1 : d->node;
+                if (major(st->st_rdev) != LOOP_MAJOR || !is_loop_name(name))
+                        return 0;
+                int r = loop_backing(name, &dev, &ino);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        return 0; /* not attached: libparted saw no size either */
+        }
+        int r = loop_devices_backed_by(dev, ino, d->is_block ? d->node : NULL, &d->loop_devices);
+        return r == -ENOMEM ? r : 0;
+}
+
+int disk_check_writable(const struct disk_info *d, char **ret_reason) {
+        if (d->read_only) {
+                if (d->is_block)
+                        reason_set(ret_reason, "%s is a read-only device: nothing can be written to it", d->path);
+                else
+                        reason_set(ret_reason, "%s cannot be opened for writing (%s): nothing can be written to it",
+                                   d->path, strerror(-d->read_only_error));
+                return -EROFS;
+        }
+        if (d->loop_devices) {
+                size_t len = 0, n = 0;
+                for (char **l = d->loop_devices; *l; l++, n++)
+                        len += strlen(*l) + 2;
+                _cleanup_free_ char *list = calloc(1, len + 1);
+                if (!list)
+                        return -ENOMEM;
+                for (char **l = d->loop_devices; *l; l++) {
+                        if (l != d->loop_devices)
+                                strcat(list, ", ");
+                        strcat(list, *l);
+                }
+                if (d->is_block)
+                        reason_set(ret_reason, "the file behind %s is also attached to loop device%s %s, which may be "
+                                   "mounted: detach %s first", d->path, n == 1 ? "" : "s", list,
+                                   n == 1 ? "it" : "them");
+                else
+                        reason_set(ret_reason, "%s is attached to loop device%s %s, which may be mounted: detach %s "
+                                   "first (losetup -d)", d->path, n == 1 ? "" : "s", list, n == 1 ? "it" : "them");
+                return -EBUSY;
+        }
+        return 0;
 }
 
 DEFINE_CLEANUP(struct blkid_struct_probe, blkid_free_probe)
@@ -164,6 +326,9 @@ int disk_probe(const char *path, struct disk_info **ret) {
         fd = open(d->node, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
+        r = probe_use(d, fd, &st);
+        if (r < 0)
+                return r;
         pr = blkid_new_probe();
         if (!pr)
                 return -ENOMEM;

@@ -2,6 +2,7 @@
 #include "layout.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,4 +181,16 @@ int partition_node_name(const char *disk, unsigned number, char **ret) {
                 return -ENOMEM;
         *ret = s;
         return 0;
+}
+
+const char *format_size_exact(char *buf, size_t n, uint64_t bytes, bool si) {
+        const uint64_t unit = si ? GB : GiB;
+        /* Rounded down: a disk one byte short of 12 GiB is not "12.00 GiB". */
+        uint64_t whole = bytes / unit, hundredths = bytes % unit * 100 / unit;
+        if (bytes % unit == 0)
+                snprintf(buf, n, "%" PRIu64 " %s (%" PRIu64 " bytes)", whole, si ? "GB" : "GiB", bytes);
+        else
+                snprintf(buf, n, "%" PRIu64 ".%02" PRIu64 " %s (%" PRIu64 " bytes)", whole, hundredths,
+                         si ? "GB" : "GiB", bytes);
+        return buf;
 }

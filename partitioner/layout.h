@@ -107,6 +107,13 @@ void gpt_usable_range(uint64_t size_bytes, uint32_t sector_size, uint64_t *ret_f
 
 const struct part_plan *disk_plan_find(const struct disk_plan *plan, enum part_role role);
 
+/* "11.99 GiB (12884885504 bytes)", "46 GB (46000000000 bytes)": a size set
+ * against a minimum, in GiB (or GB with SI) rounded down to two decimals and
+ * with its exact byte count, so that a disk just short of the minimum never
+ * reads as the minimum. 64 bytes are always enough. */
+#define SIZE_EXACT_MAX 64
+const char *format_size_exact(char *buf, size_t n, uint64_t bytes, bool si);
+
 /* /dev/sda + 3 -> /dev/sda3; /dev/nvme0n1 + 3 -> /dev/nvme0n1p3 (names that
  * end in a digit take a "p", as the kernel names them). */
 int partition_node_name(const char *disk, unsigned number, char **ret);

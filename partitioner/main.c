@@ -168,9 +168,26 @@ static int probe(const char *disk, struct disk_info **ret) {
         return 0;
 }
 
+/* plan and apply both refuse a disk that apply could not write, before any
+ * plan is shown. */
+static int probe_writable(const char *disk, struct disk_info **ret) {
+        _cleanup_(disk_info_freep) struct disk_info *d = NULL;
+        _cleanup_free_ char *reason = NULL;
+        int r = probe(disk, &d);
+        if (r < 0)
+                return r;
+        r = disk_check_writable(d, &reason);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "%s", reason);
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
 static int make_plan(const struct disk_info *d, struct disk_plan *ret) {
         struct kept_partition kept, *k = NULL;
-        char b[32];
+        char b[SIZE_EXACT_MAX], min[SIZE_EXACT_MAX];
         int r;
 
         if (arg_plan) {
@@ -192,11 +209,14 @@ static int make_plan(const struct disk_info *d, struct disk_plan *ret) {
         }
         r = disk_plan_compute(d->size_bytes, d->sector_size, d->physical_sector_size, arg_layout, k, ret);
         if (r == -ENOSPC && d->size_bytes < LAYOUT_COMPACT_MIN_BYTES)
-                return log_error_errno(r, "%s is too small: %s, xenhost needs at least 12 GiB", d->path,
-                                       format_iec(b, sizeof b, d->size_bytes));
+                return log_error_errno(r, "%s is too small: %s, xenhost needs at least %s", d->path,
+                                       format_size_exact(b, sizeof b, d->size_bytes, false),
+                                       format_size_exact(min, sizeof min, LAYOUT_COMPACT_MIN_BYTES, false));
         if (r == -ENOSPC)
-                return log_error_errno(r, "%s is too small for the standard layout (%s, it needs 46 GB); "
-                                          "use --layout compact", d->path, format_si(b, sizeof b, d->size_bytes));
+                return log_error_errno(r, "%s is too small for the standard layout: %s, it needs %s; "
+                                          "use --layout compact", d->path,
+                                       format_size_exact(b, sizeof b, d->size_bytes, true),
+                                       format_size_exact(min, sizeof min, LAYOUT_STANDARD_MIN_BYTES, true));
         if (r == -E2BIG)
                 return log_error_errno(r, "The %s layout does not fit before the kept SR on %s; try --layout compact",
                                        layout_kind_to_string(arg_layout == LAYOUT_AUTO ? LAYOUT_STANDARD : arg_layout),
@@ -209,7 +229,7 @@ static int make_plan(const struct disk_info *d, struct disk_plan *ret) {
 static int verb_plan(const char *disk) {
         _cleanup_(disk_info_freep) struct disk_info *d = NULL;
         struct disk_plan plan;
-        int r = probe(disk, &d);
+        int r = probe_writable(disk, &d);
         if (r < 0)
                 return r;
         r = make_plan(d, &plan);
@@ -237,7 +257,7 @@ static int verb_apply(const char *disk) {
         struct apply_result res;
         struct disk_plan plan;
         struct timespec t0, t1;
-        int r = probe(disk, &d);
+        int r = probe_writable(disk, &d);
         if (r < 0)
                 return r;
         r = make_plan(d, &plan);

@@ -61,6 +61,11 @@ struct json_object *disk_info_to_json(const struct disk_info *d) {
         add_str(o, "layout", d->is_xenhost ? layout_kind_to_string(d->layout) : NULL);
         add_str(o, "sr_vg", d->sr_vg);
         add_str(o, "sr_uuid", d->sr_uuid);
+        json_object_object_add(o, "read_only", json_object_new_boolean(d->read_only));
+        struct json_object *loops = json_object_new_array();
+        for (char **l = d->loop_devices; l && *l; l++)
+                json_object_array_add(loops, json_object_new_string(*l));
+        json_object_object_add(o, "loop_devices", loops);
         for (unsigned i = 0; i < d->n_parts; i++) {
                 const struct disk_part *p = &d->parts[i];
                 struct json_object *j = json_object_new_object();

@@ -126,6 +126,105 @@ truncate -s $((12 * 1024 - 1))M "$T_DIR/small.img"
 check_fails "a disk below 12 GiB is refused" $P plan "$T_DIR/small.img"
 $P plan "$T_DIR/small.img" 2>"$T_DIR/err"
 check_eq "...with one line saying 12 GiB" "1 yes" "$(wc -l <"$T_DIR/err") $(grep -q '12 GiB' "$T_DIR/err" && echo yes)"
+# 16 KiB short of 12 GiB rounds to "12.0 GiB": the line must not say the
+# disk has what it needs.
+truncate -s $((12 * 1024 * 1024 * 1024 - 16384)) "$T_DIR/small.img"
+$P apply --wipe "$T_DIR/small.img" >/dev/null 2>"$T_DIR/err"
+check_eq "just below 12 GiB: the sizes differ in the one line" \
+        "xenhost-partition: $T_DIR/small.img is too small: 11.99 GiB (12884885504 bytes), xenhost needs at least 12 GiB (12884901888 bytes)" \
+        "$(cat "$T_DIR/err")"
+truncate -s 45999999488 "$T_DIR/small.img"
+$P plan --layout standard "$T_DIR/small.img" >/dev/null 2>"$T_DIR/err"
+check_eq "just below 46 GB: the sizes differ for the standard layout too" \
+        "xenhost-partition: $T_DIR/small.img is too small for the standard layout: 45.99 GB (45999999488 bytes), it needs 46 GB (46000000000 bytes); use --layout compact" \
+        "$(cat "$T_DIR/err")"
+rm -f "$T_DIR/small.img"
+
+# --- disks that must not be written ------------------------------------
+# An image file attached to another loop device (it may be mounted there):
+# refused by plan and apply --wipe, before any plan is printed, with one
+# line naming the loop device, and left byte for byte as it was.
+DU=$T_DIR/inuse.img
+truncate -s 13G "$DU"
+mkfs.ext4 -q -F "$DU"
+before=$(fingerprint "$DU")
+LU=$(loop_attach "$DU")
+refused() { # DESC EXPECTED-LINE COMMAND...: fails, prints no plan, says EXPECTED-LINE only
+        local desc=$1 want=$2 rc; shift 2
+        "$@" >"$T_DIR/out" 2>"$T_DIR/err"; rc=$?
+        check_eq "$desc: refused" 1 "$rc"
+        check_eq "$desc: no plan is printed" "" "$(cat "$T_DIR/out")"
+        check_eq "$desc: one line says why" "$want" "$(cat "$T_DIR/err")"
+}
+refused "file attached to $LU: apply --wipe" \
+        "xenhost-partition: $DU is attached to loop device $LU, which may be mounted: detach it first (losetup -d)" \
+        $P apply --wipe "$DU"
+refused "file attached to $LU: plan" \
+        "xenhost-partition: $DU is attached to loop device $LU, which may be mounted: detach it first (losetup -d)" \
+        $P plan "$DU"
+check_eq "file attached to a loop device: byte-identical" "$before" "$(fingerprint "$DU")"
+check_eq "show --json names the loop device" "[\"$LU\"] false" \
+        "$($P show --json "$DU" | jq -c .loop_devices) $($P show --json "$DU" | jq -c .read_only)"
+# The same inode under another name: the check goes by the inode, not the path.
+ln "$DU" "$T_DIR/inuse-link.img"
+check_fails "a hard link to an attached file is refused too" $P apply --wipe "$T_DIR/inuse-link.img"
+rm -f "$T_DIR/inuse-link.img"
+# A second loop device on the same file: writing through it would write
+# under the first one.
+LU2=$(loop_attach "$DU")
+refused "loop device $LU2 whose file is also on $LU" \
+        "xenhost-partition: the file behind $LU2 is also attached to loop device $LU, which may be mounted: detach it first" \
+        $P apply --wipe "$LU2"
+refused "file attached twice" \
+        "xenhost-partition: $DU is attached to loop devices $LU, $LU2, which may be mounted: detach them first (losetup -d)" \
+        $P apply --wipe "$DU"
+losetup -d "$LU2"
+check_eq "loop devices of the same file: byte-identical" "$before" "$(fingerprint "$DU")"
+# Mounted, as in the report (in a mount namespace of its own, so that the
+# mount is nobody else's business).
+check "file attached and mounted: apply --wipe refused, the mounted file system intact" \
+        unshare -m --propagation private bash -c '
+                mkdir -p "$1/mnt" && mount "$2" "$1/mnt" && echo data >"$1/mnt/file" && sync || exit 2
+                "$3" apply --wipe "$4" 2>"$1/err" && rc=0 || rc=$?
+                umount "$1/mnt"
+                [ "$rc" -eq 1 ] && grep -q "is attached to loop device $2" "$1/err"' _ "$T_DIR" "$LU" "$P" "$DU"
+check_eq "...and what was written through the mount is there" "data" \
+        "$(debugfs -R 'cat /file' "$DU" 2>/dev/null)"
+losetup -d "$LU"
+# Detached, the same file is laid out: the partitioner's own loop device
+# does not count against it, and is gone afterwards.
+check "detached, the file is laid out with --wipe" $P apply --wipe "$DU"
+check_eq "...as a GPT" "gpt" "$(blkid -p -o value -s PTTYPE "$DU")"
+check_eq "...and no loop device is left on it" "" "$(losetup -j "$DU")"
+
+# A read-only loop device (losetup -r): refused before the plan and before
+# any signature is wiped.
+mkfs.ext4 -q -F "$DU"
+before=$(fingerprint "$DU")
+LR=$(loop_attach -r "$DU")
+refused "read-only loop device $LR: apply --wipe" \
+        "xenhost-partition: $LR is a read-only device: nothing can be written to it" \
+        $P apply --wipe "$LR"
+refused "read-only loop device $LR: plan" \
+        "xenhost-partition: $LR is a read-only device: nothing can be written to it" \
+        $P plan "$LR"
+check_eq "show --json says read-only" "true" "$($P show --json "$LR" | jq -c .read_only)"
+losetup -d "$LR"
+check_eq "read-only loop device: byte-identical" "$before" "$(fingerprint "$DU")"
+check_eq "...and still ext4" "ext4" "$(blkid -p -o value -s TYPE "$DU")"
+# An image file that cannot be opened for writing (a read-only mount of
+# its directory, in a mount namespace of its own).
+mkdir -p "$T_DIR/ro"
+mv "$DU" "$T_DIR/ro/"
+DU=$T_DIR/ro/inuse.img
+unshare -m --propagation private bash -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" || exit 2
+        "$2" apply --wipe "$3" >"$4/out" 2>"$4/err"' _ "$T_DIR/ro" "$P" "$DU" "$T_DIR"
+check_eq "read-only image file: refused with one line" \
+        "xenhost-partition: $DU cannot be opened for writing (Read-only file system): nothing can be written to it" \
+        "$(cat "$T_DIR/err")"
+check_eq "read-only image file: no plan is printed" "" "$(cat "$T_DIR/out")"
+check_eq "read-only image file: byte-identical" "$before" "$(fingerprint "$DU")"
+rm -f "$DU"
 
 # --- 4096-byte logical sectors on a loop device ------------------------
 D4K=$T_DIR/d4k.img

@@ -177,4 +177,62 @@ check "it says why, in one line" bash -c "printf '%s\n' \"\$1\" | grep -q 'not t
 check_eq "the disk is still all zeros" "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
         "$(fingerprint "$T_DIR/disk.img")"
 
+# --- disks that must not be written, probed on this machine ----------------
+# disk_xml DISK: file-disk.xml with DISK as the primary disk.
+disk_xml() {
+        sed "s|<primary-disk>[^<]*</primary-disk>|<primary-disk>$1</primary-disk>|" "$T_DIR/file-disk.xml" >"$T_DIR/d.xml"
+        echo "$T_DIR/d.xml"
+}
+# refused_plan DESC LINE DISK: --dry-run and the install both refuse DISK with
+# LINE, as an error of the plan, and the disk's file is left as it was.
+refused_plan() {
+        local desc=$1 line=$2 disk=$3 file=${4:-$T_DIR/disk.img} before out rc
+        before=$(fingerprint "$file")
+        out=$($I --dry-run --answerfile "$(disk_xml "$disk")" --media "$media" 2>/dev/null)
+        rc=$?
+        check_eq "$desc: --dry-run exits 1" 1 "$rc"
+        check_eq "$desc: the plan says why, once" 1 "$(printf '%s\n' "$out" | grep -cxF "error: primary_disk: $line")"
+        out=$($I --answerfile "$T_DIR/d.xml" --media "$media" --log-file "$T_DIR/install.log" 2>&1 >/dev/null)
+        rc=$?
+        check_eq "$desc: the install exits 1" 1 "$rc"
+        check_eq "$desc: the install stops at that line" \
+                "xenhost-install: Installation failed: primary_disk: $line (full log: $T_DIR/install.log)" \
+                "$(printf '%s\n' "$out" | tail -1)"
+        check_eq "$desc: the disk is byte-identical" "$before" "$(fingerprint "$file")"
+}
+mkfs.ext4 -q -F "$T_DIR/disk.img"
+LA=$(loop_attach "$T_DIR/disk.img")
+refused_plan "image file attached to $LA" \
+        "$T_DIR/disk.img is in use by loop device $LA, which may be mounted: detach it first (losetup -d)" \
+        "$T_DIR/disk.img"
+# A loop device whose file another loop device also writes: the install
+# would write under it.
+LB=$(loop_attach "$T_DIR/disk.img")
+refused_plan "loop device $LB whose file is also on $LA" \
+        "$LB is in use by loop device $LA, which may be mounted: detach it first (losetup -d)" "$LB"
+# The facts carry it: a plan made later from them refuses the disk too.
+$I --dry-run --json --answerfile "$(disk_xml "$LB")" --media "$media" >"$T_DIR/lb.json" 2>/dev/null
+out=$($I --dry-run --facts "$T_DIR/lb.json" --answerfile "$T_DIR/d.xml" 2>/dev/null)
+check_eq "facts of $LB: the plan made from them refuses it too" 1 \
+        "$(printf '%s\n' "$out" | grep -cxF "error: primary_disk: $LB is in use by loop device $LA, which may be mounted: detach it first (losetup -d)")"
+losetup -d "$LA" "$LB"
+LR=$(loop_attach -r "$T_DIR/disk.img")
+refused_plan "read-only loop device $LR" "$LR is read-only: nothing can be written to it" "$LR"
+$I --dry-run --json --answerfile "$(disk_xml "$LR")" --media "$media" >"$T_DIR/lr.json" 2>/dev/null
+losetup -d "$LR"
+out=$($I --dry-run --facts "$T_DIR/lr.json" --answerfile "$T_DIR/d.xml" 2>/dev/null)
+check_eq "facts of the read-only $LR: the plan made from them refuses it too" 1 \
+        "$(printf '%s\n' "$out" | grep -cxF "error: primary_disk: $LR is read-only: nothing can be written to it")"
+# Alone on its loop device, the same disk plans without an error.
+LA=$(loop_attach "$T_DIR/disk.img")
+check "alone on $LA, the disk plans without errors" \
+        $I --dry-run --answerfile "$(disk_xml "$LA")" --media "$media"
+losetup -d "$LA"
+# 16 KiB short of 12 GiB: the two sizes read differently.
+truncate -s $((12 * 1024 * 1024 * 1024 - 16384)) "$T_DIR/small.img"
+out=$($I --dry-run --answerfile "$(disk_xml "$T_DIR/small.img")" --media "$media" 2>/dev/null)
+check_eq "a disk just below 12 GiB: the error tells the sizes apart" \
+        "error: $T_DIR/small.img is too small: 11.99 GiB (12884885504 bytes), xenhost needs at least 12 GiB (12884901888 bytes)" \
+        "$(printf '%s\n' "$out" | grep '^error: .*too small')"
+
 t_finish

@@ -214,6 +214,27 @@ static void test_strings(void **state) {
         assert_null(part_spec_by_name(NULL));
 }
 
+/* Sizes set against a minimum never read as the minimum. */
+static void test_format_size_exact(void **state) {
+        (void) state;
+        char b[SIZE_EXACT_MAX];
+        assert_string_equal(format_size_exact(b, sizeof b, LAYOUT_COMPACT_MIN_BYTES - 16 * KiB, false),
+                            "11.99 GiB (12884885504 bytes)");
+        assert_string_equal(format_size_exact(b, sizeof b, LAYOUT_COMPACT_MIN_BYTES - 1, false),
+                            "11.99 GiB (12884901887 bytes)");
+        assert_string_equal(format_size_exact(b, sizeof b, LAYOUT_COMPACT_MIN_BYTES, false),
+                            "12 GiB (12884901888 bytes)");
+        assert_string_equal(format_size_exact(b, sizeof b, 10 * GB, false), "9.31 GiB (10000000000 bytes)");
+        assert_string_equal(format_size_exact(b, sizeof b, LAYOUT_STANDARD_MIN_BYTES - 512, true),
+                            "45.99 GB (45999999488 bytes)");
+        assert_string_equal(format_size_exact(b, sizeof b, LAYOUT_STANDARD_MIN_BYTES, true),
+                            "46 GB (46000000000 bytes)");
+        assert_string_equal(format_size_exact(b, sizeof b, 0, false), "0 GiB (0 bytes)");
+        assert_string_equal(format_size_exact(b, sizeof b, UINT64_MAX, false),
+                            "17179869183.99 GiB (18446744073709551615 bytes)");
+        assert_true(strlen(b) < SIZE_EXACT_MAX);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_standard_boundary),
@@ -225,6 +246,7 @@ int main(void) {
                 cmocka_unit_test(test_partition_names),
                 cmocka_unit_test(test_plan_json_roundtrip),
                 cmocka_unit_test(test_strings),
+                cmocka_unit_test(test_format_size_exact),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

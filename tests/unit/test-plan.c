@@ -157,6 +157,13 @@ static void test_compact_and_small(void **state) {
         assert_int_equal(p->n_errors, 1);
         assert_true(strv_contains(p->errors, "needs at least 12 GiB"));
         install_plan_free(p);
+        /* 16 KiB short of 12 GiB: the two sizes must not read the same. */
+        f->disks[0].size_bytes = 12 * GiB - 16 * KiB;
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 1);
+        assert_string_equal(p->errors[0], "/dev/vda is too small: 11.99 GiB (12884885504 bytes), xenhost needs at "
+                                          "least 12 GiB (12884901888 bytes)");
+        install_plan_free(p);
         install_config_free(c);
         install_facts_free(f);
 }
@@ -676,6 +683,72 @@ static void test_keeps_host_json(void **state) {
         install_facts_free(g);
 }
 
+static char **strv_of(const char *a, const char *b) {
+        char **l = calloc(3, sizeof(char *));
+        assert_non_null(l);
+        l[0] = xstrdup(a);
+        l[1] = xstrdup(b);
+        return l;
+}
+
+/* A disk that cannot be written, or whose file loop devices also write,
+ * is refused with one line, whatever the install would do with it. */
+static void test_unwritable_disks(void **state) {
+        (void) state;
+        struct install_facts *f = facts_new();
+        struct install_config *c = config_new();
+
+        f->disks[0].read_only = true;
+        struct install_plan *p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 1);
+        assert_string_equal(p->errors[0], "primary_disk: /dev/vda is read-only: nothing can be written to it");
+        assert_int_equal(install_plan_setting(p, "primary_disk")->fate, SETTING_REFUSED);
+        install_plan_free(p);
+
+        f->disks[0].read_only = false;
+        f->disks[0].loop_devices = strv_of("/dev/loop3", NULL);
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 1);
+        assert_string_equal(p->errors[0], "primary_disk: /dev/vda is in use by loop device /dev/loop3, which may be "
+                                          "mounted: detach it first (losetup -d)");
+        install_plan_free(p);
+        strv_free(f->disks[0].loop_devices);
+        f->disks[0].loop_devices = strv_of("/dev/loop3", "/dev/loop12");
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 1);
+        assert_string_equal(p->errors[0], "primary_disk: /dev/vda is in use by loop devices /dev/loop3, /dev/loop12, "
+                                          "which may be mounted: detach them first (losetup -d)");
+        install_plan_free(p);
+        strv_free(f->disks[0].loop_devices);
+        f->disks[0].loop_devices = NULL;
+
+        /* A guest disk is erased too. */
+        f->disks[1].read_only = true;
+        c->guest_disks = strv_of("vdb", NULL);
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 1);
+        assert_string_equal(p->errors[0], "guest_disks: /dev/vdb is read-only: nothing can be written to it");
+        assert_int_equal(p->n_disks, 1);
+        install_plan_free(p);
+        install_config_free(c);
+
+        /* An upgrade writes a slot and grubenv. */
+        f->disks[1].read_only = false;
+        c = config_keeps_host(INSTALL_MODE_UPGRADE, "vda");
+        set_slots(&f->disks[0], "0.9.0", NULL, 'a');
+        f->disks[0].read_only = true;
+        p = plan_of(c, f);
+        assert_true(p->n_errors >= 1);
+        assert_true(strv_contains(p->errors, "existing_installation: /dev/vda is read-only"));
+        install_plan_free(p);
+        f->disks[0].read_only = false;
+        p = plan_of(c, f);
+        assert_int_equal(p->n_errors, 0);
+        install_plan_free(p);
+        install_config_free(c);
+        install_facts_free(f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_fresh_plan),
@@ -688,6 +761,7 @@ int main(void) {
                 cmocka_unit_test(test_upgrade_plan),
                 cmocka_unit_test(test_restore_plan),
                 cmocka_unit_test(test_keeps_host_json),
+                cmocka_unit_test(test_unwritable_disks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
