@@ -16,9 +16,27 @@
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
 
+#include "fetch.h" /* ANSWERFILE_SIZE_MAX */
 #include "fileio.h"
+#include "format.h"
 
 DEFINE_CLEANUP(xmlDoc, xmlFreeDoc)
+
+/* A value from the file as a problem line echoes it: at most
+ * FORMAT_VALUE_MAX characters, control characters as '?'. A file may hold a
+ * megabyte in one attribute; the operator needs to recognise it, no more. */
+#define V(s) FORMAT_VALUE(s)
+
+/* How many problems are handed out: the first few tell the operator what is
+ * wrong (20,000 references to one undefined entity are one mistake), and
+ * the rest are counted in one line, "FILE: and N more problems". */
+#define PROBLEMS_SHOWN_MAX 20
+/* How many are kept to pick those from, so that memory stays bounded
+ * whatever the file holds; they come roughly in the order of the file. */
+#define PROBLEMS_KEPT_MAX 1000
+/* The longest problem line, whatever slipped through uncut (libxml2's
+ * messages name entities and elements of any length). */
+#define PROBLEM_TEXT_MAX 400
 
 static inline void xml_charp_free(xmlChar **p) {
         if (*p)
@@ -86,6 +104,7 @@ struct parser {
          * out: the parser's and validation's come at different times. */
         struct pending_problem *pending;
         size_t n_pending;
+        size_t n_dropped; /* found beyond PROBLEMS_KEPT_MAX: only counted */
 };
 
 /* ---- problems ---- */
@@ -117,13 +136,18 @@ _printf_(4, 0) static void add_problem(struct parser *p, bool error, long line, 
                 p->oom = true;
                 return;
         }
+        if (error)
+                p->n_errors++;
+        if (p->n_pending >= PROBLEMS_KEPT_MAX) {
+                p->n_dropped++;
+                return;
+        }
         /* One problem is one line, whatever the file put into a value. */
-        for (char *c = msg; *c; c++)
-                if ((unsigned char) *c < 0x20 || *c == 0x7f)
-                        *c = '?';
+        char shown[PROBLEM_TEXT_MAX * 4 + 4];
+        format_value(shown, sizeof shown, msg, PROBLEM_TEXT_MAX);
         if (line > 0)
                 snprintf(line_text, sizeof line_text, ":%ld", line);
-        if (asprintf(&s, "%s%s: %s%s", p->name, line_text, error ? "" : "warning: ", msg) < 0) {
+        if (asprintf(&s, "%s%s: %s%s", p->name, line_text, error ? "" : "warning: ", shown) < 0) {
                 p->oom = true;
                 return;
         }
@@ -138,8 +162,6 @@ _printf_(4, 0) static void add_problem(struct parser *p, bool error, long line, 
                 .line = line, .seq = p->n_pending, .error = error, .text = s,
         };
         p->n_pending++;
-        if (error)
-                p->n_errors++;
 }
 
 static int pending_compare(const void *a, const void *b) {
@@ -149,18 +171,47 @@ static int pending_compare(const void *a, const void *b) {
         return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Hands the problems out, by line, and in the order found on one line. */
+/* Hands the problems out, by line, and in the order found on one line: the
+ * first PROBLEMS_SHOWN_MAX, errors before warnings, then one line that
+ * counts the rest (among the errors when there are any). */
 static void problems_flush(struct parser *p) {
+        size_t n_errors = 0, shown_errors, shown_warnings, n_more;
+
         if (p->n_pending > 0)
                 qsort(p->pending, p->n_pending, sizeof *p->pending, pending_compare);
+        for (size_t i = 0; i < p->n_pending; i++)
+                n_errors += p->pending[i].error;
+        shown_errors = n_errors < PROBLEMS_SHOWN_MAX ? n_errors : PROBLEMS_SHOWN_MAX;
+        shown_warnings = p->n_pending - n_errors;
+        if (shown_warnings > PROBLEMS_SHOWN_MAX - shown_errors)
+                shown_warnings = PROBLEMS_SHOWN_MAX - shown_errors;
+        n_more = p->n_pending - shown_errors - shown_warnings + p->n_dropped;
+
         for (size_t i = 0; i < p->n_pending; i++) {
                 struct pending_problem *q = &p->pending[i];
+                size_t *budget = q->error ? &shown_errors : &shown_warnings;
+                if (*budget == 0) {
+                        free(q->text);
+                        continue;
+                }
+                (*budget)--;
                 if (!p->oom && (q->error ? strv_push_take(&p->problems->errors, &p->problems->n_errors, q->text)
                                          : strv_push_take(&p->problems->warnings, &p->problems->n_warnings,
                                                           q->text)) == 0)
                         continue;
                 p->oom = true;
                 free(q->text);
+        }
+        if (n_more > 0 && !p->oom) {
+                char *s;
+                bool errors = p->n_errors > 0;
+                if (asprintf(&s, "%s: and %zu more problem%s", p->name, n_more, n_more == 1 ? "" : "s") < 0)
+                        p->oom = true;
+                else if ((errors ? strv_push_take(&p->problems->errors, &p->problems->n_errors, s)
+                                 : strv_push_take(&p->problems->warnings, &p->problems->n_warnings, s)) < 0) {
+                        free(s);
+                        p->oom = true;
+                }
         }
         free(p->pending);
         p->pending = NULL;
@@ -272,7 +323,7 @@ static char *attr(struct parser *p, xmlNode *n, const char *name) {
 static char *attr_alias(struct parser *p, xmlNode *n, const char *name, const char *old_name) {
         _cleanup_free_ char *a = attr(p, n, name), *b = attr(p, n, old_name);
         if (a && b && !streq(a, b))
-                bad(p, n, "<%s> has both %s=\"%s\" and %s=\"%s\"", name_of(n), name, a, old_name, b);
+                bad(p, n, "<%s> has both %s=\"%s\" and %s=\"%s\"", name_of(n), name, V(a), old_name, V(b));
         return a ? TAKE_PTR(a) : TAKE_PTR(b);
 }
 
@@ -286,7 +337,7 @@ static bool attr_is_allowed(const struct element_rule *rule, const char *name) {
 static void check_attributes(struct parser *p, xmlNode *n, const struct element_rule *rule) {
         for (xmlAttr *a = n->properties; a; a = a->next)
                 if (!attr_is_allowed(rule, (const char *) a->name))
-                        bad(p, n, "unknown attribute %s on <%s>", (const char *) a->name, name_of(n));
+                        bad(p, n, "unknown attribute %s on <%s>", V((const char *) a->name), name_of(n));
 }
 
 static char *strip(char *s) {
@@ -319,13 +370,13 @@ static char *text_of(struct parser *p, xmlNode *n) {
                         fputs((const char *) c->content, f);
                         break;
                 case XML_ELEMENT_NODE:
-                        bad(p, c, "<%s> is not allowed inside <%s>", name_of(c), name_of(n));
+                        bad(p, c, "<%s> is not allowed inside <%s>", V(name_of(c)), name_of(n));
                         ok = false;
                         break;
                 case XML_ENTITY_REF_NODE:
                         /* Entities are never expanded (no DTD is loaded), so
                          * the value would silently lose a piece. */
-                        bad(p, c, "entity &%s; is not supported in <%s>", name_of(c), name_of(n));
+                        bad(p, c, "entity &%s; is not supported in <%s>", V(name_of(c)), name_of(n));
                         ok = false;
                         break;
                 default:
@@ -413,7 +464,7 @@ static bool parse_location(struct parser *p, xmlNode *n, const char *type_value,
         for (const char *const *a = allowed; *a; a++)
                 ok = ok || streq(*a, type_value);
         if (type == _LOCATION_TYPE_MAX || !ok) {
-                bad(p, n, "<%s>: unknown type \"%s\" (%s)", name_of(n), type_value, allowed_text);
+                bad(p, n, "<%s>: unknown type \"%s\" (%s)", name_of(n), V(type_value), allowed_text);
                 return false;
         }
         _cleanup_erase_ char *address = NULL;
@@ -479,7 +530,7 @@ static void parse_script(struct parser *p, xmlNode *n) {
                 stage = script_stage_from_string(stage_value);
                 if (stage == _SCRIPT_STAGE_MAX)
                         bad(p, n, "<script>: unknown stage \"%s\" (installation-start, packages-installed, "
-                                  "filesystem-populated or installation-complete)", stage_value);
+                                  "filesystem-populated or installation-complete)", V(stage_value));
         }
         if (type)
                 lowercase(type);
@@ -524,7 +575,7 @@ static void check_fs_type(struct parser *p, xmlNode *n) {
         if (!fs)
                 return;
         if (!streq(fs, "ext3") && !streq(fs, "ext4"))
-                bad(p, n, "<%s>: unknown fs-type \"%s\" (ext3 or ext4)", name_of(n), fs);
+                bad(p, n, "<%s>: unknown fs-type \"%s\" (ext3 or ext4)", name_of(n), V(fs));
         else
                 warn(p, n, "fs-type on <%s> has no effect: dom0 slots are always ext4", name_of(n));
 }
@@ -544,13 +595,13 @@ static void parse_primary_disk(struct parser *p, xmlNode *n) {
                 if (b < 0)
                         bad(p, n, "<primary-disk>: %s=\"%s\" is not yes or no",
                             xmlHasProp(n, (const xmlChar *) "guest-storage") ? "guest-storage" : "gueststorage",
-                            guest);
+                            V(guest));
                 else
                         p->config->primary_disk_guest_storage = b;
         }
         if (sr_at_end) {
                 if (parse_bool(sr_at_end) < 0)
-                        bad(p, n, "<primary-disk>: sr-at-end=\"%s\" is not yes or no", sr_at_end);
+                        bad(p, n, "<primary-disk>: sr-at-end=\"%s\" is not yes or no", V(sr_at_end));
                 else
                         warn(p, n, "sr-at-end on <primary-disk> has no effect: the SR is always the last "
                                    "partition");
@@ -558,7 +609,7 @@ static void parse_primary_disk(struct parser *p, xmlNode *n) {
         if (preserve) {
                 if (parse_bool(preserve) < 0 && !streq(preserve, "if-utility"))
                         bad(p, n, "<primary-disk>: preserve-first-partition=\"%s\" is not yes, no or if-utility",
-                            preserve);
+                            V(preserve));
                 else
                         warn(p, n, "preserve-first-partition on <primary-disk> has no effect: the disk gets "
                                    "the xenhost layout");
@@ -567,11 +618,11 @@ static void parse_primary_disk(struct parser *p, xmlNode *n) {
         if (swraid) {
                 int b = parse_bool(swraid);
                 if (b < 0)
-                        bad(p, n, "<primary-disk>: swraid=\"%s\" is not yes or no", swraid);
+                        bad(p, n, "<primary-disk>: swraid=\"%s\" is not yes or no", V(swraid));
                 else if (b > 0) {
                         /* Installing onto one disk when a mirror was asked
                          * for would lose redundancy the operator counts on. */
-                        bad(p, n, "<primary-disk swraid=\"%s\">: software RAID is not supported", swraid);
+                        bad(p, n, "<primary-disk swraid=\"%s\">: software RAID is not supported", V(swraid));
                         record_bad(p, "primary_disk", 0, n);
                         return;
                 }
@@ -643,11 +694,11 @@ static void parse_admin_child(struct parser *p, xmlNode *c) {
         else if (streq(name, "gatewayv6"))
                 seen = &p->admin_has_gateway6;
         else {
-                bad(p, c, "unknown element <%s> in <admin-interface>", name);
+                bad(p, c, "unknown element <%s> in <admin-interface>", V(name));
                 return;
         }
         if (c->properties)
-                bad(p, c, "unknown attribute %s on <%s>", (const char *) c->properties->name, name);
+                bad(p, c, "unknown attribute %s on <%s>", V((const char *) c->properties->name), name);
         if (*seen) {
                 bad(p, c, "<admin-interface> has more than one <%s>", canonical);
                 return;
@@ -701,7 +752,7 @@ static void parse_admin_interface(struct parser *p, xmlNode *n) {
         else if (streq(proto, "none"))
                 a->proto = NET_PROTO_NONE;
         else {
-                bad(p, n, "<admin-interface>: unknown proto \"%s\" (dhcp, static or none)", proto);
+                bad(p, n, "<admin-interface>: unknown proto \"%s\" (dhcp, static or none)", V(proto));
                 record_bad(p, "admin.proto", 0, n);
         }
 
@@ -714,7 +765,7 @@ static void parse_admin_interface(struct parser *p, xmlNode *n) {
         else if (streq(proto6, "autoconf"))
                 a->proto6 = NET_PROTO_AUTOCONF;
         else {
-                bad(p, n, "<admin-interface>: unknown protov6 \"%s\" (dhcp, static, autoconf or none)", proto6);
+                bad(p, n, "<admin-interface>: unknown protov6 \"%s\" (dhcp, static, autoconf or none)", V(proto6));
                 /* Neither says what the interface does now. */
                 record_bad(p, "admin.proto6", 0, n);
                 record_bad(p, "admin.proto", 0, n);
@@ -727,7 +778,7 @@ static void parse_admin_interface(struct parser *p, xmlNode *n) {
                 record(p, "admin.vlan", 0, n);
                 /* 0 would mean untagged; 1 to 4094 is checked by validation. */
                 if (!isdigit((unsigned char) vlan[0]) || *end || errno || v < 1 || v > UINT16_MAX)
-                        bad(p, n, "<admin-interface>: vlan \"%s\" is not a VLAN id from 1 to 4094", vlan);
+                        bad(p, n, "<admin-interface>: vlan \"%s\" is not a VLAN id from 1 to 4094", V(vlan));
                 else
                         a->vlan = (unsigned) v;
         }
@@ -767,7 +818,7 @@ static void parse_fcoe_interface(struct parser *p, xmlNode *n) {
         if (!name && !hwaddr)
                 bad(p, n, "<fcoe-interface> needs a name or a hwaddr attribute");
         else if (hwaddr && !hwaddr_is_valid(hwaddr))
-                bad(p, n, "<fcoe-interface>: hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", hwaddr);
+                bad(p, n, "<fcoe-interface>: hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", V(hwaddr));
         else
                 warn(p, n, "<fcoe-interface> has no effect: FCoE is not supported");
 }
@@ -777,7 +828,7 @@ static void parse_network_backend(struct parser *p, xmlNode *n) {
         if (!v)
                 return;
         if (!streq(v, "bridge") && !streq(v, "openvswitch") && !streq(v, "vswitch"))
-                bad(p, n, "<network-backend>: unknown backend '%s' (bridge, openvswitch or vswitch)", v);
+                bad(p, n, "<network-backend>: unknown backend '%s' (bridge, openvswitch or vswitch)", V(v));
         else
                 warn(p, n, "<network-backend> has no effect: the management network is always a Linux bridge");
 }
@@ -799,7 +850,7 @@ static void parse_ntp(struct parser *p, xmlNode *n) {
         }
         enum ntp_source s = ntp_source_from_string(source);
         if (s == _NTP_SOURCE_MAX) {
-                bad(p, n, "<ntp>: unknown source \"%s\" (dhcp, default, manual or none)", source);
+                bad(p, n, "<ntp>: unknown source \"%s\" (dhcp, default, manual or none)", V(source));
                 record_bad(p, "ntp_source", 0, n);
                 p->ntp_given = false;
                 return;
@@ -833,7 +884,7 @@ static void parse_root_password(struct parser *p, xmlNode *n) {
         else if (streq(type, "hash"))
                 t = ROOT_PASSWORD_HASH;
         else {
-                bad(p, n, "<root-password>: unknown type \"%s\" (plaintext or hash)", type);
+                bad(p, n, "<root-password>: unknown type \"%s\" (plaintext or hash)", V(type));
                 record_bad(p, "root_password", 0, n);
                 return;
         }
@@ -866,7 +917,7 @@ static void parse_ssh_mode(struct parser *p, xmlNode *n) {
                 p->config->ssh_mode = SSH_MODE_ON;
                 warn(p, n, "<ssh-mode>auto</ssh-mode> is taken as on: sshd always runs unless ssh-mode is off");
         } else
-                bad(p, n, "<ssh-mode>: unknown mode '%s' (on or off)", v);
+                bad(p, n, "<ssh-mode>: unknown mode '%s' (on or off)", V(v));
 }
 
 static void parse_service(struct parser *p, xmlNode *n) {
@@ -884,7 +935,7 @@ static void parse_service(struct parser *p, xmlNode *n) {
                 return;
         for (size_t i = 0; i < p->config->n_services; i++)
                 if (streq(p->config->services[i].name, name)) {
-                        bad(p, n, "<service name=\"%s\"> is given more than once", name);
+                        bad(p, n, "<service name=\"%s\"> is given more than once", V(name));
                         return;
                 }
         check_oom(p, install_config_add_service(p->config, name, streq(state, "enabled")));
@@ -898,7 +949,7 @@ static void parse_ui_confirmation_prompt(struct parser *p, xmlNode *n) {
                 return;
         int b = parse_bool(v);
         if (b < 0)
-                bad(p, n, "<ui-confirmation-prompt>: '%s' is not yes, no, true or false", v);
+                bad(p, n, "<ui-confirmation-prompt>: '%s' is not yes, no, true or false", V(v));
         else
                 p->config->confirm_before_writing = b;
 }
@@ -907,10 +958,10 @@ static void parse_bootloader(struct parser *p, xmlNode *n) {
         _cleanup_free_ char *location = attr(p, n, "location"), *wbe = attr(p, n, "write-boot-entry");
         _cleanup_free_ char *v = text_of(p, n);
         if (v && *v && !streq(v, "grub2"))
-                bad(p, n, "<bootloader>: '%s' is not supported (only grub2)", v);
+                bad(p, n, "<bootloader>: '%s' is not supported (only grub2)", V(v));
         if (location) {
                 if (!streq(location, "mbr") && !streq(location, "partition"))
-                        bad(p, n, "<bootloader>: unknown location \"%s\" (mbr or partition)", location);
+                        bad(p, n, "<bootloader>: unknown location \"%s\" (mbr or partition)", V(location));
                 else
                         warn(p, n, "location on <bootloader> has no effect: GRUB always goes to the BIOS boot "
                                    "partition and the ESP");
@@ -918,7 +969,7 @@ static void parse_bootloader(struct parser *p, xmlNode *n) {
         if (wbe) {
                 int b = parse_bool(wbe);
                 if (b < 0)
-                        bad(p, n, "<bootloader>: write-boot-entry=\"%s\" is not yes or no", wbe);
+                        bad(p, n, "<bootloader>: write-boot-entry=\"%s\" is not yes or no", V(wbe));
                 else
                         p->config->write_boot_entry = b;
         }
@@ -929,11 +980,11 @@ static void parse_multiversion_drivers(struct parser *p, xmlNode *n) {
                 if (c->type != XML_ELEMENT_NODE)
                         continue;
                 if (!streq(name_of(c), "driver"))
-                        bad(p, c, "unknown element <%s> in <selected-multiversion-drivers>", name_of(c));
+                        bad(p, c, "unknown element <%s> in <selected-multiversion-drivers>", V(name_of(c)));
                 else
                         for (xmlAttr *a = c->properties; a; a = a->next)
                                 if (!streq((const char *) a->name, "name"))
-                                        bad(p, c, "unknown attribute %s on <driver>", (const char *) a->name);
+                                        bad(p, c, "unknown attribute %s on <driver>", V((const char *) a->name));
         }
         warn(p, n, "<selected-multiversion-drivers> has no effect: drivers come from the dom0 kernel and packs");
 }
@@ -1027,7 +1078,7 @@ static void parse_guest_disks(struct parser *p, xmlNode *n) {
                 if (c->type == XML_ELEMENT_NODE && streq(name_of(c), "guest-disk"))
                         parse_element(p, c, rule, &unused);
                 else if (c->type == XML_ELEMENT_NODE)
-                        bad(p, c, "unknown element <%s> in <guest-disks>", name_of(c));
+                        bad(p, c, "unknown element <%s> in <guest-disks>", V(name_of(c)));
                 else if (c->type == XML_TEXT_NODE && !xmlIsBlankNode(c))
                         bad(p, n, "<guest-disks> holds text; each disk goes into its own <guest-disk>");
         }
@@ -1046,7 +1097,7 @@ static void parse_root(struct parser *p, xmlNode *root) {
         for (xmlAttr *a = root->properties; a; a = a->next) {
                 const char *an = (const char *) a->name;
                 if (!streq(an, "mode") && !streq(an, "sr-type") && !streq(an, "srtype"))
-                        bad(p, root, "unknown attribute %s on <%s>", an, root_name);
+                        bad(p, root, "unknown attribute %s on <%s>", V(an), root_name);
         }
 
         if (streq(root_name, "installation")) {
@@ -1054,7 +1105,7 @@ static void parse_root(struct parser *p, xmlNode *root) {
                 if (mode) {
                         c->mode = install_mode_from_string(mode);
                         if (c->mode == _INSTALL_MODE_MAX) {
-                                bad(p, root, "unknown mode \"%s\" (fresh, reinstall, upgrade or restore)", mode);
+                                bad(p, root, "unknown mode \"%s\" (fresh, reinstall, upgrade or restore)", V(mode));
                                 c->mode = INSTALL_MODE_FRESH;
                                 p->mode_known = false;
                         }
@@ -1066,7 +1117,7 @@ static void parse_root(struct parser *p, xmlNode *root) {
                 c->mode = streq(root_name, "upgrade") ? INSTALL_MODE_UPGRADE : INSTALL_MODE_RESTORE;
                 if (mode && !streq(mode, install_mode_to_string(c->mode))) {
                         bad(p, root, "<%s> cannot have mode=\"%s\"; use <installation mode=\"%s\">", root_name,
-                            mode, mode);
+                            V(mode), V(mode));
                         p->mode_known = false;
                 }
         }
@@ -1074,7 +1125,7 @@ static void parse_root(struct parser *p, xmlNode *root) {
         if (sr_type) {
                 enum sr_type t = sr_type_from_string(sr_type);
                 if (t == _SR_TYPE_MAX)
-                        bad(p, root, "unknown sr-type \"%s\" (lvm or ext)", sr_type);
+                        bad(p, root, "unknown sr-type \"%s\" (lvm or ext)", V(sr_type));
                 else if (p->mode_known && c->mode != INSTALL_MODE_FRESH && c->mode != INSTALL_MODE_REINSTALL)
                         warn(p, root, "sr-type has no effect with mode %s: %s", install_mode_to_string(c->mode),
                              mode_hint(c->mode));
@@ -1090,14 +1141,14 @@ static void parse_root(struct parser *p, xmlNode *root) {
                         continue;
                 }
                 if (n->type == XML_ENTITY_REF_NODE) {
-                        bad(p, n, "entity &%s; is not supported", name_of(n));
+                        bad(p, n, "entity &%s; is not supported", V(name_of(n)));
                         continue;
                 }
                 if (n->type != XML_ELEMENT_NODE)
                         continue;
                 const struct element_rule *rule = rule_find(name_of(n));
                 if (!rule) {
-                        bad(p, n, "unknown element <%s>", name_of(n));
+                        bad(p, n, "unknown element <%s>", V(name_of(n)));
                         continue;
                 }
                 parse_element(p, n, rule, &first_line[rule - element_rules]);
@@ -1159,6 +1210,38 @@ static void check_whole_file(struct parser *p) {
         config_problems_done(&vp);
 }
 
+/* libxml2's messages about bad characters quote them ("Bytes: 0xF6 0x79
+ * 0x5A", "invalid xmlChar value 1"), and what is inside a value may be a
+ * secret. These get a message of ours; NULL for the others. */
+#if LIBXML_VERSION >= 21200
+static const char *xml_error_without_bytes(const xmlError *e) {
+#else
+static const char *xml_error_without_bytes(xmlErrorPtr e) {
+#endif
+        /* libxml2 2.9 reports bad UTF-8 as an invalid character. */
+        if (e->code == XML_ERR_INVALID_ENCODING || (e->message && strstr(e->message, "UTF-8")))
+                return "invalid UTF-8";
+        switch (e->code) {
+        case XML_ERR_INVALID_CHAR:
+                return "invalid character (one XML does not allow)";
+        case XML_ERR_INVALID_HEX_CHARREF:
+        case XML_ERR_INVALID_DEC_CHARREF:
+        case XML_ERR_INVALID_CHARREF:
+                return "an invalid character reference";
+        case XML_ERR_UNKNOWN_ENCODING:
+        case XML_ERR_UNSUPPORTED_ENCODING:
+                return "an encoding this installer does not read (use UTF-8)";
+        default:
+                break;
+        }
+        if (e->domain == XML_FROM_I18N)
+                return "text that is not valid in the file's encoding";
+        if (e->message && (strstr(e->message, "Bytes:") || strstr(e->message, "Char 0x") ||
+                           strstr(e->message, "Char value")))
+                return "invalid character (one XML does not allow)";
+        return NULL;
+}
+
 /* libxml2 reports well-formedness problems here instead of on stderr. */
 #if LIBXML_VERSION >= 21200
 static void xml_error(void *userdata, const xmlError *e) {
@@ -1166,8 +1249,17 @@ static void xml_error(void *userdata, const xmlError *e) {
 static void xml_error(void *userdata, xmlErrorPtr e) {
 #endif
         struct parser *p = userdata;
-        _cleanup_free_ char *msg = strdup(e->message ? e->message : "malformed XML");
-        if (!msg) {
+        _cleanup_free_ char *msg = NULL;
+        const char *what = xml_error_without_bytes(e);
+        int r;
+        if (what)
+                /* libxml2 would show the bytes, and they may be the root
+                 * password's: the line is enough to find them. */
+                r = asprintf(&msg, "%s at line %d", what, e->line);
+        else
+                r = (msg = strdup(e->message ? e->message : "malformed XML")) ? 0 : -1;
+        if (r < 0 || !msg) {
+                msg = NULL;
                 p->oom = true;
                 return;
         }
@@ -1228,7 +1320,7 @@ int answerfile_parse_memory(const char *name, const char *data, size_t len, stru
                 else if (!streq(name_of(root), "installation") && !streq(name_of(root), "upgrade") &&
                          !streq(name_of(root), "restore"))
                         bad(&p, root, "root element is <%s>; expected <installation>, <upgrade> or <restore>",
-                            name_of(root));
+                            V(name_of(root)));
                 else {
                         parse_root(&p, root);
                         check_whole_file(&p);
@@ -1250,7 +1342,7 @@ int answerfile_parse_memory(const char *name, const char *data, size_t len, stru
 int answerfile_parse_file(const char *path, struct answerfile_problems *problems, struct install_config **ret) {
         char *data = NULL;
         size_t len;
-        int r = read_full_file(path, &data, &len);
+        int r = read_full_file_bounded(path, ANSWERFILE_SIZE_MAX, &data, &len);
         if (r < 0)
                 return r;
         r = answerfile_parse_memory(path, data, len, problems, ret);

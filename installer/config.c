@@ -237,30 +237,6 @@ int install_config_add_service(struct install_config *c, const char *name, bool 
         return 0;
 }
 
-int url_redact(const char *url, char **ret) {
-        const char *scheme_end = strstr(url, "://");
-        char *r;
-
-        if (scheme_end) {
-                const char *authority = scheme_end + 3;
-                size_t authority_len = strcspn(authority, "/?#");
-                /* The last '@' of the authority ends the userinfo: a password
-                 * may itself contain '@' when the writer did not escape it. */
-                const char *at = memrchr(authority, '@', authority_len);
-                if (at) {
-                        if (asprintf(&r, "%.*s***%s", (int) (authority - url), url, at) < 0)
-                                return -ENOMEM;
-                        *ret = r;
-                        return 0;
-                }
-        }
-        r = strdup(url);
-        if (!r)
-                return -ENOMEM;
-        *ret = r;
-        return 0;
-}
-
 static int print_location(FILE *f, const char *key, const struct location *l, const char *suffix) {
         if (l->type == LOCATION_LOCAL) {
                 fprintf(f, "%s: local (install media)%s\n", key, suffix);
@@ -752,14 +728,14 @@ static int url_check_in(const char *url, const char *const *schemes, size_t n, c
         if (r < 0)
                 return r;
         if (!after)
-                return reason_set(ret_reason, "'%s' is not an %s URL", shown, which), -EINVAL;
+                return reason_set(ret_reason, "'%s' is not an %s URL", FORMAT_VALUE(shown), which), -EINVAL;
         bool is_file = startswith(url, "file://");
         size_t host_len = strcspn(after, "/?#");
         const char *at = memrchr(after, '@', host_len);
         const char *host = at ? at + 1 : after;
         host_len -= (size_t) (host - after);
         if (has_control_chars(url) || strpbrk(url, " \t") || (is_file ? *after != '/' : host_len == 0 || *host == ':'))
-                return reason_set(ret_reason, "'%s' is not a valid URL%s", shown,
+                return reason_set(ret_reason, "'%s' is not a valid URL%s", FORMAT_VALUE(shown),
                                   is_file ? " (file:///path)" : " (it needs a host)"),
                        -EINVAL;
         return 0;
@@ -793,8 +769,15 @@ static void check_location(struct validation *v, const char *field, size_t i, co
                 /* "server:/path" */
                 const char *a = l->address;
                 const char *colon = a ? strchr(a, ':') : NULL;
-                if (!colon || colon == a || colon[1] != '/' || has_control_chars(a) || strpbrk(a, " \t"))
-                        ERROR(field, i, "'%s' is not an NFS location (server:/path)", a ? a : "");
+                if (!colon || colon == a || colon[1] != '/' || has_control_chars(a) || strpbrk(a, " \t")) {
+                        /* nfs://user:pass@server/path arrives here as user:pass@server/path. */
+                        _cleanup_free_ char *shown = NULL;
+                        if (a && url_redact(a, &shown) < 0)
+                                v->oom = true;
+                        else
+                                ERROR(field, i, "'%s' is not an NFS location (server:/path)",
+                                      FORMAT_VALUE(shown ?: ""));
+                }
                 return;
         }
         default:
@@ -808,7 +791,7 @@ static void check_disk(struct validation *v, const char *field, size_t i, const 
         if (startswith(disk, "iscsi:"))
                 ERROR(field, i, "iSCSI boot disks (iscsi:...) are not supported");
         else if (!is_disk_name(disk))
-                ERROR(field, i, "'%s' is not a disk name", disk);
+                ERROR(field, i, "'%s' is not a disk name", FORMAT_VALUE(disk));
 }
 
 static void check_admin_ipv4(struct validation *v, const struct admin_interface *a) {
@@ -817,11 +800,11 @@ static void check_admin_ipv4(struct validation *v, const struct admin_interface 
         bool ip_ok = false, mask_ok = false, gw_ok = false;
 
         if (a->ipaddr && !(ip_ok = parse_ipv4(a->ipaddr, &ip)))
-                ERROR("admin.ipaddr", 0, "'%s' is not an IPv4 address", a->ipaddr);
+                ERROR("admin.ipaddr", 0, "'%s' is not an IPv4 address", FORMAT_VALUE(a->ipaddr));
         if (a->subnet && !(mask_ok = parse_netmask(a->subnet, &prefix)))
-                ERROR("admin.subnet", 0, "'%s' is not an IPv4 netmask", a->subnet);
+                ERROR("admin.subnet", 0, "'%s' is not an IPv4 netmask", FORMAT_VALUE(a->subnet));
         if (a->gateway && !(gw_ok = parse_ipv4(a->gateway, &gw)))
-                ERROR("admin.gateway", 0, "'%s' is not an IPv4 address", a->gateway);
+                ERROR("admin.gateway", 0, "'%s' is not an IPv4 address", FORMAT_VALUE(a->gateway));
         if (a->proto != NET_PROTO_STATIC)
                 return;
         if (!a->ipaddr)
@@ -847,9 +830,9 @@ static void check_admin(struct validation *v, const struct admin_interface *a) {
         if (!a->name && !a->hwaddr)
                 ERROR("admin.name", 0, "the management interface needs a name or a MAC address (hwaddr)");
         if (a->name && !is_ifname(a->name))
-                ERROR("admin.name", 0, "'%s' is not a network interface name", a->name);
+                ERROR("admin.name", 0, "'%s' is not a network interface name", FORMAT_VALUE(a->name));
         if (a->hwaddr && !hwaddr_is_valid(a->hwaddr))
-                ERROR("admin.hwaddr", 0, "hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", a->hwaddr);
+                ERROR("admin.hwaddr", 0, "hwaddr '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", FORMAT_VALUE(a->hwaddr));
         if (a->vlan > 4094)
                 ERROR("admin.vlan", 0, "vlan \"%u\" is not a VLAN id from 1 to 4094", a->vlan);
         if (a->proto >= _NET_PROTO_MAX || a->proto == NET_PROTO_AUTOCONF)
@@ -862,9 +845,9 @@ static void check_admin(struct validation *v, const struct admin_interface *a) {
         check_admin_ipv4(v, a);
 
         if (a->ipv6 && !is_ipv6_with_prefix(a->ipv6))
-                ERROR("admin.ipv6", 0, "'%s' is not an IPv6 address with prefix length", a->ipv6);
+                ERROR("admin.ipv6", 0, "'%s' is not an IPv6 address with prefix length", FORMAT_VALUE(a->ipv6));
         if (a->gateway6 && !is_ipv6(a->gateway6))
-                ERROR("admin.gateway6", 0, "'%s' is not an IPv6 address", a->gateway6);
+                ERROR("admin.gateway6", 0, "'%s' is not an IPv6 address", FORMAT_VALUE(a->gateway6));
         if (a->proto6 == NET_PROTO_STATIC) {
                 if (!a->ipv6)
                         ERROR("admin.ipv6", 0, "static IPv6 needs an address with prefix length (ipv6)");
@@ -900,12 +883,12 @@ static void check_root_password(struct validation *v, const struct install_confi
 static void check_timezone(struct validation *v, const char *tz) {
         int r = timezone_lookup(NULL, tz);
         if (r == -EINVAL)
-                ERROR("timezone", 0, "'%s' is not a time zone (Region/City)", tz);
+                ERROR("timezone", 0, "'%s' is not a time zone (Region/City)", FORMAT_VALUE(tz));
         else if (r == -ENOENT)
                 ERROR("timezone", 0, "'%s' is not a time zone of the tz database (Region/City, e.g. Europe/London)",
-                      tz);
+                      FORMAT_VALUE(tz));
         else if (r == -ENODATA)
-                WARNING("timezone", 0, "time zone '%s' not checked: no time zone database at %s", tz,
+                WARNING("timezone", 0, "time zone '%s' not checked: no time zone database at %s", FORMAT_VALUE(tz),
                         root_or_env(NULL, ZONEINFO_ROOT_ENV, ZONEINFO_ROOT_DEFAULT));
         else if (r < 0)
                 v->oom = v->oom || r == -ENOMEM;
@@ -914,11 +897,11 @@ static void check_timezone(struct validation *v, const char *tz) {
 static void check_keymap(struct validation *v, const char *keymap) {
         int r = keymap_lookup(NULL, keymap);
         if (r == -EINVAL)
-                ERROR("keymap", 0, "'%s' is not a keymap name", keymap);
+                ERROR("keymap", 0, "'%s' is not a keymap name", FORMAT_VALUE(keymap));
         else if (r == -ENOENT)
-                ERROR("keymap", 0, "'%s' is not a known console keymap (us, uk, de, fr, ...)", keymap);
+                ERROR("keymap", 0, "'%s' is not a known console keymap (us, uk, de, fr, ...)", FORMAT_VALUE(keymap));
         else if (r == -ENODATA)
-                WARNING("keymap", 0, "keymap '%s' not checked: no keymap database at %s", keymap,
+                WARNING("keymap", 0, "keymap '%s' not checked: no keymap database at %s", FORMAT_VALUE(keymap),
                         root_or_env(NULL, KEYMAPS_ROOT_ENV, KEYMAPS_ROOT_DEFAULT));
         else if (r < 0)
                 v->oom = v->oom || r == -ENOMEM;
@@ -929,7 +912,7 @@ static void check_time(struct validation *v, const struct install_config *c) {
                 check_timezone(v, c->timezone);
         for (size_t i = 0; c->ntp_servers && c->ntp_servers[i]; i++)
                 if (!is_ip(c->ntp_servers[i]) && !is_hostname(c->ntp_servers[i]))
-                        ERROR("ntp_servers", i, "'%s' is not a host name or IP address", c->ntp_servers[i]);
+                        ERROR("ntp_servers", i, "'%s' is not a host name or IP address", FORMAT_VALUE(c->ntp_servers[i]));
         if (c->ntp_source >= _NTP_SOURCE_MAX)
                 ERROR("ntp_source", 0, "unknown NTP source (dhcp, default, manual or none)");
         else if (c->ntp_source == NTP_SOURCE_MANUAL && !(c->ntp_servers && c->ntp_servers[0]))
@@ -1012,9 +995,9 @@ int install_config_validate(const struct install_config *c, struct config_proble
                 check_admin(v, &c->admin);
         for (size_t i = 0; c->name_servers && c->name_servers[i]; i++)
                 if (!is_ip(c->name_servers[i]))
-                        ERROR("name_servers", i, "'%s' is not an IP address", c->name_servers[i]);
+                        ERROR("name_servers", i, "'%s' is not an IP address", FORMAT_VALUE(c->name_servers[i]));
         if (c->hostname && !is_hostname(c->hostname))
-                ERROR("hostname", 0, "'%s' is not a valid host name", c->hostname);
+                ERROR("hostname", 0, "'%s' is not a valid host name", FORMAT_VALUE(c->hostname));
         check_time(v, c);
 
         if (v->oom)

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "format.h"      /* url_redact() */
 #include "partitioner.h" /* enum sr_type */
 #include "macro.h"
 
@@ -157,9 +158,7 @@ int install_config_add_script(struct install_config *c, enum script_stage stage,
                               const char *address);
 int install_config_add_service(struct install_config *c, const char *name, bool enabled);
 
-/* The URL with its userinfo ("user:pass@") replaced by "***@"; anything
- * that is not a URL with credentials is copied as it is. */
-int url_redact(const char *url, char **ret);
+/* url_redact(), for every location shown: lib/format.h. */
 
 /* ---- validation: what the install engine accepts ---- */
 

@@ -108,7 +108,26 @@ static char *url_userinfo(const char *url) {
         return at ? strndup(s, (size_t) (at - s)) : NULL;
 }
 
-static bool text_has_secret(const char *text, const char *userinfo) {
+/* The query string of URL (after '?', without a fragment), or NULL: its
+ * values may be tokens. */
+static char *url_query(const char *url) {
+        const char *q = strchr(url, '?');
+        return q && q[1] ? strndup(q + 1, strcspn(q + 1, "#")) : NULL;
+}
+
+static bool text_has_secret(const char *text, const char *userinfo, const char *query) {
+        if (query && query[0]) {
+                /* Any value of it: "a=1&b=2" is checked for "1" and "2". */
+                _cleanup_free_ char *copy = strdup(query);
+                if (!copy)
+                        return true;
+                for (char *save = NULL, *part = strtok_r(copy, "&;", &save); part; part = strtok_r(NULL, "&;", &save)) {
+                        const char *v = strchr(part, '=');
+                        v = v ? v + 1 : part;
+                        if (v[0] && strstr(text, v))
+                                return true;
+                }
+        }
         if (!userinfo || !userinfo[0])
                 return false;
         const char *colon = strchr(userinfo, ':');
@@ -123,39 +142,39 @@ static bool text_has_secret(const char *text, const char *userinfo) {
 
 /* ---- local files ---- */
 
+const char *answerfile_read_error(int error) {
+        static char buf[64];
+        switch (error) {
+        case -ENOENT:
+                return "no such file";
+        case -EISDIR:
+                return "is a directory";
+        case -EBADFD:
+                return "not a regular file (a FIFO, a device or a socket)";
+        case -EFBIG:
+                snprintf(buf, sizeof buf, "larger than %u KiB", ANSWERFILE_SIZE_MAX / 1024);
+                return buf;
+        case -ENOMEM:
+                return "out of memory";
+        default:
+                return strerror(-error);
+        }
+}
+
 static int read_bounded(const char *path, struct buf *b, struct attempt *a) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        struct stat st;
+        char *data = NULL;
+        size_t len = 0;
+        int r;
 
-        if (fd < 0) {
-                int r = negative_errno();
-                if (r == -ENOENT)
-                        return attempt_fail(a, r, false, "no such file");
-                return attempt_fail(a, r, false, "%s", strerror(-r));
+        r = read_full_file_bounded(path, ANSWERFILE_SIZE_MAX, &data, &len);
+        if (r < 0) {
+                b->too_big = r == -EFBIG;
+                return attempt_fail(a, r, false, "%s", answerfile_read_error(r));
         }
-        if (fstat(fd, &st) < 0)
-                return attempt_fail(a, negative_errno(), false, "%s", strerror(errno));
-        if (S_ISDIR(st.st_mode))
-                return attempt_fail(a, -EISDIR, false, "is a directory");
-        if (S_ISREG(st.st_mode) && st.st_size > (off_t) ANSWERFILE_SIZE_MAX)
-                return attempt_fail(a, -EFBIG, false, "larger than %u KiB", ANSWERFILE_SIZE_MAX / 1024);
-
-        for (;;) {
-                char chunk[16384];
-                ssize_t n = read(fd, chunk, sizeof chunk);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return attempt_fail(a, negative_errno(), false, "%s", strerror(errno));
-                }
-                if (n == 0)
-                        return 0;
-                int r = buf_append(b, chunk, (size_t) n);
-                if (r == -EFBIG)
-                        return attempt_fail(a, r, false, "larger than %u KiB", ANSWERFILE_SIZE_MAX / 1024);
-                if (r < 0)
-                        return attempt_fail(a, r, false, "out of memory");
-        }
+        free(b->data);
+        b->data = data;
+        b->len = len;
+        return 0;
 }
 
 int answerfile_resolve_path(const char *path, const char *media_root, char **ret_path) {
@@ -238,12 +257,12 @@ static int describe_http_status(long status, struct attempt *a) {
 }
 
 static int describe_curl_error(CURL *c, CURLcode cc, const char *errbuf, const char *userinfo,
-                               const struct buf *b, struct attempt *a) {
+                               const char *query, const struct buf *b, struct attempt *a) {
         long os_errno = 0;
         curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
         /* libcurl's detailed message names hosts and files, never the
          * userinfo as far as we know; fall back to its fixed text if it did. */
-        const char *detail = errbuf[0] && !text_has_secret(errbuf, userinfo) ? errbuf : curl_easy_strerror(cc);
+        const char *detail = errbuf[0] && !text_has_secret(errbuf, userinfo, query) ? errbuf : curl_easy_strerror(cc);
 
         switch (cc) {
         case CURLE_COULDNT_CONNECT:
@@ -303,7 +322,7 @@ static int describe_curl_error(CURL *c, CURLcode cc, const char *errbuf, const c
 
 static int fetch_curl(const char *url, const struct fetch_options *o, struct buf *b, struct attempt *a) {
         _cleanup_(curl_easy_cleanupp) CURL *c = NULL;
-        _cleanup_free_ char *userinfo = url_userinfo(url);
+        _cleanup_free_ char *userinfo = url_userinfo(url), *query = url_query(url);
         char errbuf[CURL_ERROR_SIZE] = "";
         bool http = strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
         CURLcode cc;
@@ -339,7 +358,7 @@ static int fetch_curl(const char *url, const struct fetch_options *o, struct buf
 
         cc = curl_easy_perform(c);
         if (cc != CURLE_OK)
-                return describe_curl_error(c, cc, errbuf, userinfo, b, a);
+                return describe_curl_error(c, cc, errbuf, userinfo, query, b, a);
         if (http) {
                 long status = 0;
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -537,7 +556,11 @@ int answerfile_generate(const char *location, const struct fetch_options *o, cha
         size_t script_len = 0;
         int r;
 
+        struct fetch_options defaults = FETCH_OPTIONS_DEFAULT;
         assert(ret_text);
+        if (!o)
+                o = &defaults;
+        unsigned timeout_ms = o->generator_timeout_ms ?: GENERATOR_TIMEOUT_MS_DEFAULT;
         r = answerfile_fetch(location, o, &script, &script_len, ret_reason);
         if (r < 0)
                 return r;
@@ -566,9 +589,21 @@ int answerfile_generate(const char *location, const struct fetch_options *o, cha
                            strerror(-r));
         else {
                 const char *argv[] = {path, NULL};
-                r = spawn_run(argv, &out);
-                if (r < 0)
-                        reason_set(ret_reason, "answer file generator %s failed: %s", shown, spawn_last_error());
+                /* It prints the answer file and ends; one that goes on and
+                 * on is stopped, with whatever it started. */
+                r = spawn_run_limited(argv, ANSWERFILE_SIZE_MAX, timeout_ms, &out);
+                if (r == -ETIME)
+                        reason_set(ret_reason, "answer file generator %s did not finish within %u s: stopped", shown,
+                                   (timeout_ms + 999) / 1000);
+                else if (r == -EFBIG)
+                        reason_set(ret_reason, "answer file generator %s printed more than %u KiB: stopped", shown,
+                                   ANSWERFILE_SIZE_MAX / 1024);
+                else if (r < 0) {
+                        /* Its last stderr line: one line, of a sane length. */
+                        char why[200 * 4 + 4];
+                        reason_set(ret_reason, "answer file generator %s failed: %s", shown,
+                                   format_value(why, sizeof why, spawn_last_error(), 200));
+                }
         }
         if (unlink(path) < 0 && errno != ENOENT)
                 log_debug_errno(negative_errno(), "Cannot remove %s: %m", path);
@@ -577,12 +612,8 @@ int answerfile_generate(const char *location, const struct fetch_options *o, cha
         if (r < 0)
                 return r;
 
+        /* An answer file holds no NUL: what follows one is not looked at. */
         size_t len = out ? strlen(out) : 0;
-        if (len > ANSWERFILE_SIZE_MAX) {
-                reason_set(ret_reason, "answer file generator %s printed more than %u KiB", shown,
-                           ANSWERFILE_SIZE_MAX / 1024);
-                return -EFBIG;
-        }
         if (!out) {
                 out = strdup("");
                 if (!out)
@@ -741,24 +772,35 @@ static int parse_bool(const char *s, bool *ret) {
         return -EINVAL;
 }
 
+/* SECONDS from the environment variable NAME into *MS, when it is set. */
+static int env_seconds(const char *name, unsigned min_seconds, unsigned *ms) {
+        const char *s = getenv(name);
+        if (!s || !s[0])
+                return 0;
+        char *end;
+        errno = 0;
+        unsigned long seconds = strtoul(s, &end, 10);
+        if (errno || *end || !isdigit((unsigned char) s[0]) || seconds < min_seconds || seconds > 24 * 3600)
+                return -EINVAL;
+        *ms = (unsigned) seconds * 1000;
+        return 0;
+}
+
 int fetch_options_from_environment(struct fetch_options *o) {
-        unsigned total_ms = o->retry_total_ms;
+        unsigned total_ms = o->retry_total_ms, generator_ms = o->generator_timeout_ms;
         bool verify = o->tls_verify;
         const char *s;
 
-        s = getenv("XENHOST_FETCH_TIMEOUT");
-        if (s && s[0]) {
-                char *end;
-                errno = 0;
-                unsigned long seconds = strtoul(s, &end, 10);
-                if (errno || *end || !isdigit((unsigned char) s[0]) || seconds > 24 * 3600)
-                        return -EINVAL;
-                total_ms = (unsigned) seconds * 1000;
-        }
+        if (env_seconds("XENHOST_FETCH_TIMEOUT", 0, &total_ms) < 0)
+                return -EINVAL;
+        /* A generator is always time-limited: 0 is not "no limit". */
+        if (env_seconds("XENHOST_GENERATOR_TIMEOUT", 1, &generator_ms) < 0)
+                return -EINVAL;
         s = getenv("XENHOST_FETCH_TLS_VERIFY");
         if (s && s[0] && parse_bool(s, &verify) < 0)
                 return -EINVAL;
         o->retry_total_ms = total_ms;
+        o->generator_timeout_ms = generator_ms;
         o->tls_verify = verify;
         return 0;
 }

@@ -14,6 +14,9 @@
  * one is a few KiB, anything this big is the wrong file. */
 #define ANSWERFILE_SIZE_MAX (1024 * 1024)
 
+/* How long an answer file generator may run: it prints a few KiB and ends. */
+#define GENERATOR_TIMEOUT_MS_DEFAULT 60000
+
 /* Where the installer's initrd mounts the install media. */
 #define FETCH_MEDIA_ROOT_DEFAULT "/run/install/media"
 
@@ -26,10 +29,12 @@ struct fetch_options {
         unsigned attempt_timeout_ms;  /* one transfer; cut to what is left of retry_total_ms (but
                                        * never below 2 s) so the total holds */
         bool tls_verify;              /* verify the server's certificate and name (https, ftps) */
+        unsigned generator_timeout_ms; /* answerfile_generate(): the script is stopped after this
+                                       * long; 0: GENERATOR_TIMEOUT_MS_DEFAULT */
 };
 
 /* Boot-time defaults: retries for about a minute, 1 s, 2 s, 4 s ... apart,
- * 30 s per attempt, certificates verified. */
+ * 30 s per attempt, certificates verified, a generator stopped after 60 s. */
 #define FETCH_OPTIONS_DEFAULT                                  \
         ((struct fetch_options){                               \
                 .media_root = FETCH_MEDIA_ROOT_DEFAULT,        \
@@ -38,11 +43,13 @@ struct fetch_options {
                 .backoff_max_ms = 16000,                       \
                 .attempt_timeout_ms = 30000,                   \
                 .tls_verify = true,                            \
+                .generator_timeout_ms = GENERATOR_TIMEOUT_MS_DEFAULT, \
         })
 
 /* Overrides from the environment, for operators and tests:
  *   XENHOST_FETCH_TIMEOUT=SECONDS   total retry time (0: a single attempt)
  *   XENHOST_FETCH_TLS_VERIFY=0      do not verify TLS certificates
+ *   XENHOST_GENERATOR_TIMEOUT=SECONDS  time limit of an answer file generator (1 or more)
  * Returns -EINVAL (and leaves O alone) when a value does not parse. */
 int fetch_options_from_environment(struct fetch_options *o);
 
@@ -54,15 +61,27 @@ int fetch_options_from_environment(struct fetch_options *o);
  *   "cannot fetch http://host/a.xml: connection refused after 5 attempts"
  * Credentials in LOCATION never appear in the reason or in the log. Errors:
  * -ENOENT (no such file), -EACCES, -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT,
- * -EFBIG (over ANSWERFILE_SIZE_MAX), -EPROTONOSUPPORT (unknown scheme),
+ * -EFBIG (over ANSWERFILE_SIZE_MAX), -EBADFD (a FIFO, a device or a socket:
+ * never opened for reading, never waited for), -EPROTONOSUPPORT (unknown scheme),
  * -EINVAL (malformed location, relative path), -EIO (other failures). */
 int answerfile_fetch(const char *location, const struct fetch_options *o, char **ret_text, size_t *ret_len,
                      char **ret_reason);
 
+/* Why an answer file (or the file naming one) could not be read, from the
+ * -errno of read_full_file_bounded(path, ANSWERFILE_SIZE_MAX, ...), as the
+ * end of a sentence: "not a regular file (a FIFO, a device or a socket)",
+ * "larger than 1024 KiB", "is a directory", "no such file", strerror(). */
+const char *answerfile_read_error(int error);
+
 /* answerfile_generator=: fetches the script at LOCATION as above, runs it
  * from a private temporary directory (no arguments, stdin from /dev/null)
  * and returns what it prints on stdout. A script that exits non-zero fails
- * with -EPROTO and its last stderr line in the reason. */
+ * with -EPROTO and its last stderr line in the reason. The script runs in a
+ * process group of its own, which is killed when it prints more than
+ * ANSWERFILE_SIZE_MAX bytes (-EFBIG: "answer file generator LOCATION printed
+ * more than 1024 KiB: stopped") or runs longer than O's generator_timeout_ms
+ * (-ETIME: "answer file generator LOCATION did not finish within 60 s:
+ * stopped"). */
 int answerfile_generate(const char *location, const struct fetch_options *o, char **ret_text, size_t *ret_len,
                         char **ret_reason);
 

@@ -19,6 +19,7 @@ static bool arg_dry_run;
 static const char *arg_media;
 static const char *arg_image;
 static const char *arg_keyring;
+static bool arg_insecure_unsigned;
 static const char *arg_log = "/var/log/xenhost-install.log";
 static bool arg_serial;
 static bool arg_generator;
@@ -38,6 +39,10 @@ static void help(void) {
                "the install media (" FETCH_MEDIA_ROOT_DEFAULT ") and then on the root file\n"
                "system, or an http://, https://, ftp://, tftp:// or nfs://SERVER/PATH URL.\n"
                "Network fetches are retried for 60 s (XENHOST_FETCH_TIMEOUT=SECONDS).\n"
+               "However it comes, an answer file is at most 1 MiB and a regular file (a FIFO\n"
+               "or a device is refused); a generator is stopped after 60 s\n"
+               "(XENHOST_GENERATOR_TIMEOUT=SECONDS) or when it prints more than 1 MiB.\n"
+               "At most 20 problems are listed, then how many more there are.\n"
                "\n"
                "  --check-answerfile FILE  check FILE without touching any disk: prints a\n"
                "                           summary and exits 0, or prints one line per problem\n"
@@ -49,6 +54,10 @@ static void help(void) {
                "  --media DIR              the mounted install media (host image, answer file paths)\n"
                "  --image IMG              install this host image instead of the media's\n"
                "  --keyring FILE           require the image manifest to be signed by a key in FILE\n"
+               "                           (default: the media's xenhost/keyring.gpg when there is one);\n"
+               "                           the host keeps it as /etc/xenhost/keyring.gpg\n"
+               "  --insecure-unsigned      with a keyring, install an unsigned image anyway (said\n"
+               "                           on stderr and in the log); a bad signature is never accepted\n"
                "  --serial                 the install runs on the serial console: so will the host\n"
                "  --dry-run                print the install plan (disks erased and what they\n"
                "                           hold, layout, every file written on the host, boot\n"
@@ -67,7 +76,8 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL, ARG_GENERATOR, ARG_JSON, ARG_FACTS, ARG_WORK_DIR };
+        enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL, ARG_GENERATOR, ARG_JSON, ARG_FACTS, ARG_WORK_DIR,
+               ARG_INSECURE_UNSIGNED };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"verbose", no_argument, NULL, 'v'},
@@ -78,6 +88,7 @@ static int parse_argv(int argc, char **argv) {
                 {"media", required_argument, NULL, ARG_MEDIA},
                 {"image", required_argument, NULL, ARG_IMAGE},
                 {"keyring", required_argument, NULL, ARG_KEYRING},
+                {"insecure-unsigned", no_argument, NULL, ARG_INSECURE_UNSIGNED},
                 {"serial", no_argument, NULL, ARG_SERIAL},
                 {"answerfile-generator", required_argument, NULL, ARG_GENERATOR},
                 {"json", no_argument, NULL, ARG_JSON},
@@ -118,6 +129,9 @@ static int parse_argv(int argc, char **argv) {
                         break;
                 case ARG_KEYRING:
                         arg_keyring = optarg;
+                        break;
+                case ARG_INSECURE_UNSIGNED:
+                        arg_insecure_unsigned = true;
                         break;
                 case ARG_SERIAL:
                         arg_serial = true;
@@ -162,7 +176,8 @@ static void print_lines(char **lines) {
 }
 
 /* A relative path is the operator's local file; anything else is a location
- * as answerfile= takes it: a URL, or an absolute path on the media. */
+ * as answerfile= takes it: a URL, or an absolute path on the media. Every
+ * way in reads at most ANSWERFILE_SIZE_MAX bytes and never waits on a FIFO. */
 static int load(const char *location, struct install_config **ret) {
         struct answerfile_problems problems = {};
         _cleanup_free_ char *p = NULL, *text = NULL, *reason = NULL, *from_file = NULL;
@@ -172,24 +187,32 @@ static int load(const char *location, struct install_config **ret) {
         /* @FILE: the location is in FILE, so that a URL with credentials
          * need not be on the command line, where every process sees it. */
         if (location[0] == '@') {
-                r = read_full_file(location + 1, &from_file, NULL);
-                if (r < 0)
-                        return log_error_errno(r, "Cannot read the answer file's location from %s: %m", location + 1);
+                r = read_full_file_bounded(location + 1, ANSWERFILE_SIZE_MAX, &from_file, NULL);
+                if (r < 0) {
+                        log_error("Cannot read the answer file's location from %s: %s", location + 1,
+                                  answerfile_read_error(r));
+                        return r;
+                }
                 from_file[strcspn(from_file, "\r\n")] = 0;
                 location = from_file;
         }
         r = url_redact(location, &p);
         if (r < 0)
                 return log_oom();
-        if (location[0] != '/' && !strstr(location, "://") && !arg_generator)
-                r = answerfile_parse_file(p, &problems, ret);
-        else {
+        if (location[0] != '/' && !strstr(location, "://") && !arg_generator) {
+                r = answerfile_parse_file(location, &problems, ret);
+                if (r < 0 && r != -EINVAL && r != -ENOMEM) {
+                        log_error("Cannot read answer file %s: %s", p, answerfile_read_error(r));
+                        return r;
+                }
+        } else {
                 struct fetch_options o = FETCH_OPTIONS_DEFAULT;
                 if (arg_media)
                         o.media_root = arg_media;
                 r = fetch_options_from_environment(&o);
                 if (r < 0)
-                        return log_error_errno(r, "Invalid XENHOST_FETCH_TIMEOUT or XENHOST_FETCH_TLS_VERIFY");
+                        return log_error_errno(r, "Invalid XENHOST_FETCH_TIMEOUT, XENHOST_FETCH_TLS_VERIFY or "
+                                                  "XENHOST_GENERATOR_TIMEOUT");
                 r = arg_generator ? answerfile_generate(location, &o, &text, &len, &reason)
                                   : answerfile_fetch(location, &o, &text, &len, &reason);
                 if (r < 0) {
@@ -335,6 +358,7 @@ static int install(const struct install_config *c) {
                 .media_root = arg_media,
                 .image = arg_image,
                 .keyring = arg_keyring,
+                .insecure_unsigned = arg_insecure_unsigned,
                 .log_path = arg_log,
                 .work_dir = arg_work_dir,
                 .serial = arg_serial,
@@ -384,7 +408,7 @@ static int dry_run(const struct install_config *c) {
         int r;
 
         if (arg_facts) {
-                r = read_full_file(arg_facts, &text, NULL);
+                r = read_full_file_bounded(arg_facts, 4u << 20, &text, NULL);
                 if (r < 0)
                         return log_error_errno(r, "Cannot read the facts %s: %m", arg_facts);
                 r = install_facts_from_json(text, &facts, &reason);

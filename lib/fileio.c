@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "macro.h"
@@ -59,20 +60,29 @@ fail:
         return r;
 }
 
-int read_full_file(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Reads FD to its end, at most MAX bytes (-EFBIG past that), into a
+ * NUL-terminated buffer; HINT is the expected size (the file's, 0 when
+ * unknown: /proc says 0). One byte more than MAX tells a file that is too
+ * long from one that is exactly MAX bytes. */
+static int read_fd(int fd, size_t max, size_t hint, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
+        size_t len = 0, cap = hint < max ? hint + 4096 : max + 2;
 
-        if (fd < 0)
-                return negative_errno();
+        if (cap > max + 2)
+                cap = max + 2;
+        buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
         for (;;) {
-                if (len + 4096 + 1 > cap) {
-                        cap = cap ? cap * 2 : 8192;
-                        char *b = realloc(buf, cap);
+                if (len + 1 >= cap) {
+                        if (cap >= max + 2)
+                                return -EFBIG;
+                        size_t ncap = cap * 2 < max + 2 ? cap * 2 : max + 2;
+                        char *b = realloc(buf, ncap);
                         if (!b)
                                 return -ENOMEM;
                         buf = b;
+                        cap = ncap;
                 }
                 ssize_t n = read(fd, buf + len, cap - len - 1);
                 if (n < 0) {
@@ -83,14 +93,46 @@ int read_full_file(const char *path, char **ret, size_t *ret_len) {
                 if (n == 0)
                         break;
                 len += (size_t) n;
+                if (len > max)
+                        return -EFBIG;
         }
-        if (!buf && !(buf = malloc(1)))
-                return -ENOMEM;
         buf[len] = 0;
         *ret = TAKE_PTR(buf);
         if (ret_len)
                 *ret_len = len;
         return 0;
+}
+
+int read_full_file(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return negative_errno();
+        return read_fd(fd, SIZE_MAX / 2, 0, ret, ret_len);
+}
+
+int read_full_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (max > SIZE_MAX / 2)
+                max = SIZE_MAX / 2;
+        /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+         * writer, for ever if none comes. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return negative_errno();
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        if ((uint64_t) st.st_size > (uint64_t) max)
+                return -EFBIG;
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+                return negative_errno();
+        return read_fd(fd, max, (size_t) st.st_size, ret, ret_len);
 }
 
 int sync_file_system(const char *path) {

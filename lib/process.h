@@ -15,6 +15,15 @@ int spawn_run(const char *const *argv, char **ret_stdout);
 /* Like spawn_run() with stdin fed from DATA/LEN. */
 int spawn_run_stdin(const char *const *argv, const char *data, size_t len, char **ret_stdout);
 
+/* Like spawn_run(), for a child that may misbehave (a script from the
+ * network): it runs in a process group of its own, and the whole group is
+ * killed (SIGKILL) as soon as the child has printed more than MAX_STDOUT
+ * bytes on stdout (-EFBIG) or when it is still running TIMEOUT_MS after it
+ * was started (-ETIME; 0: no time limit); spawn_last_error() then says which
+ * limit it hit. Only MAX_STDOUT bytes of its stderr reach the log. Other
+ * returns as for spawn_run(). */
+int spawn_run_limited(const char *const *argv, size_t max_stdout, unsigned timeout_ms, char **ret_stdout);
+
 /* The last non-empty stderr line of the most recent failed child, prefixed
  * with its program name, or a description of how it died. Never NULL. */
 const char *spawn_last_error(void);

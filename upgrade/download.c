@@ -41,31 +41,16 @@ static size_t on_data(char *p, size_t size, size_t n, void *userdata) {
         return len;
 }
 
-/* The URL without credentials, for messages. */
-static char *redact(const char *url) {
-        const char *scheme = strstr(url, "://"), *at, *slash;
-        if (!scheme)
-                return strdup(url);
-        at = strchr(scheme + 3, '@');
-        slash = strchr(scheme + 3, '/');
-        char *r = NULL;
-        if (at && (!slash || at < slash)) {
-                if (asprintf(&r, "%.*s***@%s", (int) (scheme + 3 - url), url, at + 1) < 0)
-                        return NULL;
-                return r;
-        }
-        return strdup(url);
-}
-
 int download_file(const char *url, const char *path, uint64_t max, void (*progress)(uint64_t, uint64_t, void *),
                   void *userdata, char ret_sha256[65], uint64_t *ret_size, char **ret_reason) {
-        _cleanup_free_ char *shown = redact(url);
+        _cleanup_free_ char *shown = NULL;
         char err[CURL_ERROR_SIZE] = "";
         long code = 0;
         CURLcode c = CURLE_OK;
         int r = -EIO;
 
-        if (!shown)
+        /* Messages never show credentials or query values. */
+        if (url_redact(url, &shown) < 0)
                 return -ENOMEM;
         for (unsigned attempt = 1; attempt <= 3; attempt++) {
                 struct sink s = {.max = max, .progress = progress, .userdata = userdata};

@@ -95,6 +95,24 @@ check "credentials: the log file has the redacted URL" grep -q "http://\*\*\*@12
 check_eq "credentials: the server was asked for the file" 1 \
         "$(grep -c '"GET /missing-too.xml HTTP/1.1" 404' "$T_DIR/http.log")"
 
+# A token in the query string: sent to the server, never printed or logged.
+Q="?token=t0k3nVALUE&expires=99"
+out=$($I --check-answerfile "$U/good.xml$Q" 2>&1)
+check_eq "query: the summary shows the keys, not the values" \
+        "$U/good.xml?token=***&expires=***: valid: fresh install onto sda (SR lvm), management on eth0 (static), source local" \
+        "$out"
+err=$($I -v --log-file "$T_DIR/query.log" --check-answerfile "$U/missing-q.xml$Q" 2>&1 >/dev/null)
+check_eq "query: the reason is redacted" \
+        "xenhost-install: cannot fetch $U/missing-q.xml?token=***&expires=***: HTTP 404" "$(printf '%s\n' "$err" | tail -1)"
+check_eq "query: not on stderr, even with -v" 0 "$(printf '%s\n' "$err" | grep -c t0k3nVALUE)"
+check_eq "query: not in the log file" 0 "$(grep -c t0k3nVALUE "$T_DIR/query.log")"
+out=$($I -v --log-file "$T_DIR/query-plan.log" --dry-run --facts "$XH_TOP/tests/data/facts/vm.json" \
+        --answerfile "$U/good.xml$Q" 2>&1)
+check_eq "query: --dry-run shows no token" 0 "$(printf '%s\n' "$out" | grep -c t0k3nVALUE)"
+out=$($I --dry-run --json --facts "$XH_TOP/tests/data/facts/vm.json" --answerfile "$U/good.xml$Q" 2>&1)
+check_eq "query: --dry-run --json shows no token" 0 "$(printf '%s\n' "$out" | grep -c t0k3nVALUE)"
+check_eq "query: the server got the token, once a run" 3 "$(grep -c 'GET /good.xml?token=t0k3nVALUE&expires=99 ' "$T_DIR/http.log")"
+
 # Nobody listening: retried with backoff (1 s, 2 s) until the total, then one line.
 RPORT=$(free_port SOCK_STREAM)
 start=$(now_ms)

@@ -760,7 +760,15 @@ static void test_url_redact(void **state) {
                 { "https://u:p@ss@h:8080/x@y", "https://***@h:8080/x@y" },
                 { "http://h/x@y", "http://h/x@y" },
                 { "server:/path", "server:/path" },
-                { "ftp://h?q=a@b", "ftp://h?q=a@b" },
+                /* A query's values are redacted, '@' in them or not. */
+                { "ftp://h?q=a@b", "ftp://h?q=***" },
+                { "http://h/x?token=abc123&user=me", "http://h/x?token=***&user=***" },
+                /* NFS, with its scheme and in the stored server:/path form. */
+                { "nfs://user:password@server/path", "nfs://***@server/path" },
+                { "user:password@server:/path", "***@server:/path" },
+                { "user:password@server/path", "***@server/path" },
+                { "a@b.xml", "a@b.xml" },
+                { "dir/a@b.xml", "dir/a@b.xml" },
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_free_ char *r = NULL;
@@ -819,6 +827,181 @@ static void test_parse_file(void **state) {
         unlink(path);
 }
 
+/* ---- bounded problem reports ---- */
+
+static void test_many_problems_are_capped(void **state) {
+        (void) state;
+        /* 20,000 references to an undefined entity: one mistake, 20 lines
+         * and a count, not 20,000 lines. */
+        size_t n = 20000;
+        _cleanup_free_ char *xml = malloc(n * 7 + 512);
+        assert_non_null(xml);
+        char *p = stpcpy(xml, FRESH_HEAD FRESH_IF "<hostname>");
+        for (size_t i = 0; i < n; i++)
+                p = stpcpy(p, "&undef;");
+        stpcpy(p, "</hostname>\n</installation>\n");
+
+        struct answerfile_problems problems = {};
+        struct install_config *c = NULL;
+        assert_int_equal(answerfile_parse_memory(F, xml, strlen(xml), &problems, &c), -EINVAL);
+        assert_null(c);
+        assert_int_equal(problems.n_errors, 21);
+        for (size_t i = 0; i < 20; i++)
+                assert_non_null(startswith(problems.errors[i], F ":5: "));
+        assert_non_null(startswith(problems.errors[20], F ": and "));
+        assert_non_null(endswith(problems.errors[20], " more problems"));
+        size_t more = strtoul(problems.errors[20] + strlen(F ": and "), NULL, 10);
+        assert_true(more >= n - 20);
+        assert_int_equal(problems.n_warnings, 0);
+        answerfile_problems_done(&problems);
+
+        /* Errors come before warnings within the 20: 30 warnings and one error. */
+        p = stpcpy(xml, "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"local\"/>\n" FRESH_IF);
+        for (int i = 0; i < 30; i++)
+                p = stpcpy(p, "<pack type=\"local\"/>\n");
+        stpcpy(p, "<hostname>_</hostname>\n</installation>\n");
+        assert_int_equal(answerfile_parse_memory(F, xml, strlen(xml), &problems, &c), -EINVAL);
+        assert_int_equal(problems.n_errors + problems.n_warnings, 21);
+        assert_true(problems.n_errors >= 2);
+        assert_non_null(strstr(problems.errors[0], "'_' is not a valid host name"));
+        assert_non_null(startswith(problems.errors[problems.n_errors - 1], F ": and "));
+        answerfile_problems_done(&problems);
+
+        /* Up to 20 is not capped. */
+        p = stpcpy(xml, FRESH_HEAD FRESH_IF);
+        for (int i = 0; i < 20; i++)
+                p = stpcpy(p, "<colour/>\n");
+        stpcpy(p, "</installation>\n");
+        assert_int_equal(answerfile_parse_memory(F, xml, strlen(xml), &problems, &c), -EINVAL);
+        assert_int_equal(problems.n_errors, 20);
+        assert_string_equal(problems.errors[19], F ":24: unknown element <colour>");
+        answerfile_problems_done(&problems);
+}
+
+static void test_long_values_are_cut(void **state) {
+        (void) state;
+        /* A 1 MB attribute value is echoed as 64 characters and "...". */
+        size_t n = 1000000;
+        _cleanup_free_ char *xml = malloc(n + 512), *want = NULL;
+        assert_non_null(xml);
+        char *p = stpcpy(xml, "<installation mode=\"");
+        memset(p, 'A', n);
+        p += n;
+        stpcpy(p, "\">\n</installation>\n");
+        char a64[65];
+        memset(a64, 'A', 64);
+        a64[64] = 0;
+        assert_true(asprintf(&want, F ":1: unknown mode \"%s...\" (fresh, reinstall, upgrade or restore)", a64) > 0);
+        EXPECT_ERRORS(xml, want);
+
+        /* The same for element names, text validation echoes, URLs. */
+        p = stpcpy(xml, FRESH_HEAD FRESH_IF "<");
+        memset(p, 'x', 5000);
+        p += 5000;
+        stpcpy(p, "/>\n</installation>\n");
+        struct answerfile_problems problems = {};
+        struct install_config *c = NULL;
+        assert_int_equal(answerfile_parse_memory(F, xml, strlen(xml), &problems, &c), -EINVAL);
+        for (char **e = problems.errors; *e; e++)
+                assert_true(strlen(*e) < 200);
+        answerfile_problems_done(&problems);
+
+        p = stpcpy(xml, FRESH_HEAD FRESH_IF "<hostname>");
+        memset(p, 'h', 3000);
+        p += 3000;
+        stpcpy(p, "_</hostname>\n</installation>\n");
+        free(want);
+        char h64[65];
+        memset(h64, 'h', 64);
+        h64[64] = 0;
+        assert_true(asprintf(&want, F ":5: <hostname>: '%s...' is not a valid host name", h64) > 0);
+        EXPECT_ERRORS(xml, want);
+
+        /* An escape sequence in a value does not reach the terminal. */
+        EXPECT_ERRORS(FRESH("<ntp source=\"x&#x9;y\"/>"),
+                      F ":5: <ntp>: unknown source \"x?y\" (dhcp, default, manual or none)");
+}
+
+/* libxml2 would print the bytes of a bad character, and they may be the
+ * root password's. */
+static void test_encoding_errors_hide_the_bytes(void **state) {
+        (void) state;
+        static const char *const files[] = {
+                /* Latin-1 in a UTF-8 file */
+                FRESH("<root-password type=\"plaintext\">pa\xf6yZss</root-password>"),
+                /* a character XML does not allow, and a reference to one */
+                FRESH("<root-password type=\"plaintext\">pa\x01yZss</root-password>"),
+                FRESH("<root-password type=\"plaintext\">pa&#1;yZss</root-password>"),
+                /* an encoding that is not there */
+                "<?xml version=\"1.0\" encoding=\"no-such\"?>\n" FRESH("<root-password>pa\xf6yZss</root-password>"),
+        };
+        static const char *const want[] = {
+                F ":5: invalid UTF-8 at line 5",
+                F ":5: invalid character (one XML does not allow) at line 5",
+                F ":5: invalid character (one XML does not allow) at line 5",
+                F ":1: an encoding this installer does not read (use UTF-8) at line 1",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                struct answerfile_problems problems = {};
+                struct install_config *c = NULL;
+                assert_int_equal(answerfile_parse_memory(F, files[i], strlen(files[i]), &problems, &c), -EINVAL);
+                assert_true(problems.n_errors >= 1);
+                for (char **e = problems.errors; *e; e++)
+                        print_message("got: %s\n", *e);
+                assert_string_equal(problems.errors[0], want[i]);
+                for (char **e = problems.errors; *e; e++) {
+                        assert_null(strstr(*e, "0x"));
+                        assert_null(strstr(*e, "Bytes"));
+                        assert_null(strstr(*e, "yZ"));
+                        assert_null(strstr(*e, "value 1"));
+                }
+                answerfile_problems_done(&problems);
+        }
+}
+
+static void test_nfs_credentials_are_not_echoed(void **state) {
+        (void) state;
+        EXPECT_ERRORS(FRESH("<script stage=\"filesystem-populated\" type=\"nfs\">nfs://user:password@server/path</script>"),
+                      F ":5: <script>: '***@server/path' is not an NFS location (server:/path)");
+        EXPECT_ERRORS(FRESH("<script stage=\"filesystem-populated\" type=\"url\">nfs://user:password@server/p</script>"),
+                      F ":5: <script>: '***@server/p' is not an NFS location (server:/path)");
+        EXPECT_ERRORS(FRESH("<source type=\"nfs\">user:password@server:/path</source>"),
+                      F ":5: <source>: '***@server:/path' is not an NFS location (server:/path)");
+        /* A token in a query string neither. */
+        _cleanup_install_config_ struct install_config *t =
+                parse_ok(FRESH("<script stage=\"filesystem-populated\" type=\"url\">http://h/s.sh?token=abc123"
+                               "</script>"));
+        _cleanup_free_ char *out2 = print_config(t);
+        assert_null(strstr(out2, "abc123"));
+        assert_non_null(strstr(out2, "http://h/s.sh?token=***"));
+}
+
+/* Whatever the path names, at most ANSWERFILE_SIZE_MAX bytes of a regular
+ * file are read, and nothing waits on a FIFO. */
+static void test_parse_file_bounds(void **state) {
+        (void) state;
+        struct answerfile_problems problems = {};
+        struct install_config *c = NULL;
+        char dir[] = "/tmp/test-answerfile-XXXXXX", fifo[64], big[64];
+        assert_non_null(mkdtemp(dir));
+        snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+        snprintf(big, sizeof big, "%s/big", dir);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_int_equal(answerfile_parse_file(fifo, &problems, &c), -EBADFD);
+        assert_int_equal(answerfile_parse_file("/dev/zero", &problems, &c), -EBADFD);
+        assert_int_equal(answerfile_parse_file(dir, &problems, &c), -EISDIR);
+        int fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(ftruncate(fd, 1024 * 1024 + 1), 0);
+        close(fd);
+        assert_int_equal(answerfile_parse_file(big, &problems, &c), -EFBIG);
+        assert_null(c);
+        assert_int_equal(problems.n_errors, 0);
+        unlink(fifo);
+        unlink(big);
+        rmdir(dir);
+}
+
 static void test_string_tables(void **state) {
         (void) state;
         for (int m = 0; m < _INSTALL_MODE_MAX; m++)
@@ -853,6 +1036,11 @@ int main(void) {
                 cmocka_unit_test(test_url_redact),
                 cmocka_unit_test(test_line_numbers_and_control_chars),
                 cmocka_unit_test(test_parse_file),
+                cmocka_unit_test(test_many_problems_are_capped),
+                cmocka_unit_test(test_long_values_are_cut),
+                cmocka_unit_test(test_encoding_errors_hide_the_bytes),
+                cmocka_unit_test(test_nfs_credentials_are_not_echoed),
+                cmocka_unit_test(test_parse_file_bounds),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, db_setup, db_teardown);

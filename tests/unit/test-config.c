@@ -299,6 +299,56 @@ static void test_urls(void **state) {
         config_problems_done(&p);
 }
 
+/* Credentials in any location, of any scheme, and query values, never reach
+ * a problem message or a printout; long values are cut. */
+static void test_redaction_and_long_values(void **state) {
+        (void) state;
+        _cleanup_install_config_ struct install_config *c = good_config();
+        assert_int_equal(install_config_add_script(c, SCRIPT_STAGE_FILESYSTEM_POPULATED, LOCATION_NFS,
+                                                   "user:s3cret@server/path"),
+                         0);
+        expect_one(c, false, "scripts", "'***@server/path' is not an NFS location (server:/path)");
+        free(c->scripts[0].location.address);
+        c->scripts[0].location = (struct location) {.type = LOCATION_URL,
+                                                    .address = strdup("http:///post.sh?token=s3cret")};
+        expect_one(c, false, "scripts", "'http:///post.sh?token=***' is not a valid URL (it needs a host)");
+
+        /* What the config printout shows of valid ones. */
+        free(c->scripts[0].location.address);
+        c->scripts[0].location = (struct location) {.type = LOCATION_URL,
+                                                    .address = strdup("https://h/post.sh?token=s3cret&x=1")};
+        assert_int_equal(install_config_add_pack(c, LOCATION_URL, "nfs://u:s3cret@server/p.iso"), 0);
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+        assert_non_null(f);
+        assert_int_equal(install_config_print(c, f), 0);
+        assert_int_equal(fclose(f), 0);
+        assert_null(strstr(out, "s3cret"));
+        assert_non_null(strstr(out, "https://h/post.sh?token=***&x=***"));
+        assert_non_null(strstr(out, "nfs://***@server/p.iso"));
+        free(out);
+
+        /* A value of any length is echoed as 64 characters and "...". */
+        _cleanup_install_config_ struct install_config *h = good_config();
+        char name[2001], want[128];
+        memset(name, 'h', 2000);
+        name[1999] = '_';
+        name[2000] = 0;
+        set(&h->hostname, name);
+        snprintf(want, sizeof want, "'%.64s...' is not a valid host name", name);
+        expect_one(h, false, "hostname", want);
+        char *url = NULL;
+        assert_true(asprintf(&url, "htp://%s", name) > 0);
+        assert_int_equal(install_config_add_pack(h, LOCATION_URL, url), 0);
+        free(url);
+        struct config_problems p;
+        validate(h, -EINVAL, &p);
+        for (size_t i = 0; i < p.n; i++)
+                assert_true(strlen(p.items[i].message) < 200);
+        config_problems_done(&p);
+}
+
 static void test_network_sources_refused(void **state) {
         (void) state;
         static const char want[] =
@@ -535,6 +585,7 @@ int main(void) {
                 cmocka_unit_test(test_keymap),
                 cmocka_unit_test(test_password_hashes),
                 cmocka_unit_test(test_urls),
+                cmocka_unit_test(test_redaction_and_long_values),
                 cmocka_unit_test(test_network_sources_refused),
                 cmocka_unit_test(test_static_ipv4),
                 cmocka_unit_test(test_interface),

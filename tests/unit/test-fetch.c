@@ -191,6 +191,14 @@ static void test_url_redact(void **state) {
                 {"http://h/a@b.xml", "http://h/a@b.xml"},
                 {"/answers/a.xml", "/answers/a.xml"},
                 {"nfs://server/exports/a.xml", "nfs://server/exports/a.xml"},
+                /* Every scheme's userinfo, and every query value. */
+                {"nfs://user:password@server/path/a.xml", "nfs://***@server/path/a.xml"},
+                {"tftp://u:p@192.0.2.1/a.xml", "tftp://***@192.0.2.1/a.xml"},
+                {"https://h/a.xml?token=s3cret", "https://h/a.xml?token=***"},
+                {"http://u:p@h/a.xml?token=s3cret&expires=99#part", "http://***@h/a.xml?token=***&expires=***#part"},
+                {"http://h/a.xml?s3cret", "http://h/a.xml?***"},
+                {"http://h/a.xml?", "http://h/a.xml?"},
+                {"file:///a.xml", "file:///a.xml"},
         };
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
                 _cleanup_free_ char *r = NULL;
@@ -229,6 +237,22 @@ static void test_reason_never_has_credentials(void **state) {
         assert_int_equal(answerfile_fetch("gopher://u:s3cret@h/a.xml", &o, &text, NULL, &reason), -EPROTONOSUPPORT);
         assert_null(strstr(reason, "s3cret"));
         assert_non_null(strstr(reason, "gopher://***@h/a.xml"));
+
+        /* A token in the query is a credential too, and NFS's userinfo. */
+        free(url);
+        free(want);
+        free(reason);
+        reason = NULL;
+        assert_true(asprintf(&url, "http://127.0.0.1:%u/a.xml?token=s3cret&x=1", port) > 0);
+        assert_true(asprintf(&want, "cannot fetch http://127.0.0.1:%u/a.xml?token=***&x=***: connection refused",
+                             port) > 0);
+        assert_int_equal(answerfile_fetch(url, &o, &text, NULL, &reason), -ECONNREFUSED);
+        assert_string_equal(reason, want);
+        free(reason);
+        reason = NULL;
+        assert_int_equal(answerfile_fetch("nfs://user:s3cret@", &o, &text, NULL, &reason), -EINVAL);
+        assert_null(strstr(reason, "s3cret"));
+        assert_null(strstr(reason, "user"));
 }
 
 /* ---- the retry loop ---- */
@@ -305,6 +329,19 @@ static void test_options_from_environment(void **state) {
         setenv("XENHOST_FETCH_TIMEOUT", "10s", 1);
         assert_int_equal(fetch_options_from_environment(&o), -EINVAL);
         unsetenv("XENHOST_FETCH_TIMEOUT");
+
+        /* The generator's time limit: 60 s, or whole seconds from the
+         * environment; never none. */
+        assert_int_equal(o.generator_timeout_ms, 60000);
+        setenv("XENHOST_GENERATOR_TIMEOUT", "3", 1);
+        assert_int_equal(fetch_options_from_environment(&o), 0);
+        assert_int_equal(o.generator_timeout_ms, 3000);
+        setenv("XENHOST_GENERATOR_TIMEOUT", "0", 1);
+        assert_int_equal(fetch_options_from_environment(&o), -EINVAL);
+        setenv("XENHOST_GENERATOR_TIMEOUT", "x", 1);
+        assert_int_equal(fetch_options_from_environment(&o), -EINVAL);
+        assert_int_equal(o.generator_timeout_ms, 3000);
+        unsetenv("XENHOST_GENERATOR_TIMEOUT");
 }
 
 /* ---- local files: the media, the root file system, file:// ---- */
@@ -437,14 +474,41 @@ static void test_size_limit(void **state) {
         assert_string_equal(reason, want);
         assert_null(text);
 
-        /* A pipe has no size up front: the limit holds while reading. */
+        /* A FIFO is never waited on (nobody writes to this one) nor read:
+         * refused at once, as a plain path, a file:// URL and on the media. */
+        _cleanup_free_ char *fifo = path_in("fifo.xml"), *fifo_url = NULL, *media = path_in("media-fifo"),
+                            *media_fifo = path_in("media-fifo/fifo.xml");
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_true(asprintf(&fifo_url, "file://%s", fifo) > 0);
+        mkdir_p(media);
+        assert_int_equal(mkfifo(media_fifo, 0600), 0);
+        struct timespec start;
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        const char *const fifos[] = {fifo, fifo_url};
+        for (size_t i = 0; i < ELEMENTSOF(fifos); i++) {
+                free(reason);
+                free(want);
+                reason = want = NULL;
+                assert_int_equal(answerfile_fetch(fifos[i], &o, &text, &len, &reason), -EBADFD);
+                assert_true(asprintf(&want, "cannot fetch %s: not a regular file (a FIFO, a device or a socket)",
+                                     fifos[i]) > 0);
+                assert_string_equal(reason, want);
+                assert_null(text);
+        }
+        o.media_root = media;
         free(reason);
         reason = NULL;
-        _cleanup_free_ char *fifo = path_in("fifo.xml"), *cmd = NULL;
-        assert_int_equal(mkfifo(fifo, 0600), 0);
-        assert_true(asprintf(&cmd, "head -c %u /dev/zero > %s &", ANSWERFILE_SIZE_MAX + 10, fifo) > 0);
-        assert_int_equal(system(cmd), 0);
-        assert_int_equal(answerfile_fetch(fifo, &o, &text, &len, &reason), -EFBIG);
+        assert_int_equal(answerfile_fetch("/fifo.xml", &o, &text, &len, &reason), -EBADFD);
+        assert_string_equal(reason, "cannot fetch /fifo.xml: not a regular file (a FIFO, a device or a socket)");
+        o.media_root = NULL;
+
+        /* A device that never ends. */
+        free(reason);
+        reason = NULL;
+        assert_int_equal(answerfile_fetch("file:///dev/zero", &o, &text, &len, &reason), -EBADFD);
+        assert_string_equal(reason,
+                            "cannot fetch file:///dev/zero: not a regular file (a FIFO, a device or a socket)");
+        assert_true(elapsed_ms(&start) < 2000);
 }
 
 /* ---- NFS, against a stand-in for mount(8) and umount(8) ---- */
@@ -577,13 +641,77 @@ static void test_generate(void **state) {
 
         write_text(flood, "#!/bin/sh\nhead -c 1048577 /dev/zero | tr '\\0' x\n", 0755);
         assert_int_equal(answerfile_generate("/flood.sh", &o, &text, &len, &reason), -EFBIG);
-        assert_string_equal(reason, "answer file generator /flood.sh printed more than 1024 KiB");
+        assert_string_equal(reason, "answer file generator /flood.sh printed more than 1024 KiB: stopped");
         free(reason);
         reason = NULL;
+        assert_true(dir_is_empty(tmp));
 
         /* Fetching the script fails: the same reason as for an answer file. */
         assert_int_equal(answerfile_generate("/none.sh", &o, &text, &len, &reason), -ENOENT);
         assert_non_null(startswith(reason, "cannot fetch /none.sh: no such file"));
+        assert_true(dir_is_empty(tmp));
+}
+
+/* Is process PID gone (or a zombie nobody reaped yet)? Waits up to 2 s for it. */
+static bool process_is_gone(pid_t pid) {
+        for (int i = 0; i < 200; i++) {
+                _cleanup_free_ char *path = NULL, *stat = NULL;
+                assert_true(asprintf(&path, "/proc/%d/stat", (int) pid) > 0);
+                if (read_full_file(path, &stat, NULL) < 0)
+                        return true;
+                const char *paren = strrchr(stat, ')');
+                if (paren && paren[1] == ' ' && paren[2] == 'Z')
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+static void test_generate_limits(void **state) {
+        (void) state;
+        _cleanup_free_ char *media = path_in("media4"), *forever = path_in("media4/forever.sh"),
+                            *sleeper = path_in("media4/sleeper.sh"), *pidfile = path_in("sleeper.pid"),
+                            *tmp = path_in("tmp"), *reason = NULL, *script = NULL, *pid_text = NULL;
+        struct fetch_options o = quick();
+        struct timespec start;
+        char *text = NULL;
+        size_t len = 0;
+
+        mkdir_p(media);
+        o.media_root = media;
+        o.generator_timeout_ms = 1000;
+
+        /* Prints for ever: stopped when it passes the limit, not when the
+         * machine runs out of memory. */
+        write_text(forever, "#!/bin/sh\nwhile :; do echo '<installation mode=\"fresh\"/>'; done\n", 0755);
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        assert_int_equal(answerfile_generate("/forever.sh", &o, &text, &len, &reason), -EFBIG);
+        assert_string_equal(reason, "answer file generator /forever.sh printed more than 1024 KiB: stopped");
+        assert_null(text);
+        assert_true(elapsed_ms(&start) < 1000);
+        assert_true(dir_is_empty(tmp));
+        free(reason);
+        reason = NULL;
+
+        /* Sleeps for ever, with a child of its own: both are stopped at the
+         * time limit. */
+        assert_true(asprintf(&script, "#!/bin/sh\nsleep 1000 &\necho $! > '%s'\nsleep 1000\n", pidfile) > 0);
+        write_text(sleeper, script, 0755);
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        assert_int_equal(answerfile_generate("/sleeper.sh", &o, &text, &len, &reason), -ETIME);
+        uint64_t took = elapsed_ms(&start);
+        assert_string_equal(reason, "answer file generator /sleeper.sh did not finish within 1 s: stopped");
+        assert_null(text);
+        assert_true(took >= 1000 && took < 3000);
+        assert_true(dir_is_empty(tmp));
+        assert_int_equal(read_full_file(pidfile, &pid_text, NULL), 0);
+        assert_true(process_is_gone((pid_t) atoi(pid_text)));
+        free(reason);
+        reason = NULL;
+
+        /* Closes its output and lingers: the time limit still holds. */
+        write_text(sleeper, "#!/bin/sh\necho '<installation/>'\nexec >&- 2>&-\nsleep 1000\n", 0755);
+        assert_int_equal(answerfile_generate("/sleeper.sh", &o, &text, &len, &reason), -ETIME);
         assert_true(dir_is_empty(tmp));
 }
 
@@ -627,6 +755,7 @@ int main(void) {
                 cmocka_unit_test(test_size_limit),
                 cmocka_unit_test(test_nfs),
                 cmocka_unit_test(test_generate),
+                cmocka_unit_test(test_generate_limits),
                 cmocka_unit_test(test_generate_http),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
