@@ -162,6 +162,11 @@ int build_context_init(struct build_context *c, const char *out, const char *ver
         }
         if (!c->version || !*c->version)
                 return log_error_errno(-EINVAL, "No version: give --version or write VERSION");
+        /* The version names files on the media and in slots. */
+        if (!manifest_version_is_valid(c->version))
+                return log_error_errno(-EINVAL, "The version is not a version (1 to %u of 0-9 A-Z a-z . + ~ _ -, "
+                                                "starting with a digit or letter, no \"..\")",
+                                       (unsigned) MANIFEST_VERSION_MAX);
 
         /* SOURCE_DATE_EPOCH: given, else the last commit's time, so that two
          * builds of one commit agree. */
@@ -476,6 +481,24 @@ int build_image_paths(const struct build_context *c, char **ret_image, char **re
         return 0;
 }
 
+/* OUT/xenhost-V.keyring.gpg: the signer's public key, made by a signed
+ * build; the media carry it as xenhost/keyring.gpg. */
+static int build_keyring_path(const struct build_context *c, char **ret) {
+        return strdupf(ret, "%s/xenhost-%s.keyring.gpg", c->out, c->version) ? 0 : -ENOMEM;
+}
+
+/* Puts the keyring of a signed image beside it on the media, as
+ * DIR/keyring.gpg; an unsigned image gets none. */
+static int link_or_copy(const char *src, const char *dst);
+static int media_add_keyring(const struct build_context *c, const char *sig, const char *dir) {
+        _cleanup_free_ char *k = NULL, *d = NULL;
+        if (build_keyring_path(c, &k) < 0 || !strdupf(&d, "%s/keyring.gpg", dir))
+                return -ENOMEM;
+        if (!exists(sig) || !exists(k))
+                return 0;
+        return link_or_copy(k, d);
+}
+
 int build_image(const struct build_context *c) {
         static int done; /* each stage runs once per program run; iso and pxe share them */
         if (done)
@@ -635,11 +658,22 @@ static int build_image_once(const struct build_context *c) {
         manifest_done(&m);
         if (r < 0)
                 return r;
+        {
+                /* What the installer and the upgrader refuse is not shipped. */
+                _cleanup_free_ char *why = NULL;
+                struct manifest back = {};
+                r = manifest_parse(text, &back, &why);
+                manifest_done(&back);
+                if (r < 0)
+                        return log_error_errno(r, "The manifest made would not be accepted: %s", why ?: "?");
+        }
         r = write_file_atomic(man, text, strlen(text), 0644);
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", man);
 
-        if (!strdupf(&sig, "%s.asc", man) || !strdupf(&sigtmp, "%s.asc.tmp", man))
+        _cleanup_free_ char *keyring = NULL, *keyring_tmp = NULL;
+        if (!strdupf(&sig, "%s.asc", man) || !strdupf(&sigtmp, "%s.asc.tmp", man) ||
+            (r = build_keyring_path(c, &keyring)) < 0 || !strdupf(&keyring_tmp, "%s.tmp", keyring))
                 return -ENOMEM;
         if (c->sign_key) {
                 progress("image", "signing the manifest");
@@ -651,8 +685,36 @@ static int build_image_once(const struct build_context *c) {
                         return r;
                 if (rename(sigtmp, sig) < 0)
                         return log_error_errno(negative_errno(), "Cannot rename %s: %m", sigtmp);
-        } else
+                /* The signer's public key is the media's keyring: the
+                 * installer checks the image with it and the host keeps it. */
+                progress("image", "exporting the public keyring");
+                unlink(keyring_tmp);
+                r = run("Exporting the signer's public key",
+                        (const char *[]){"gpg", "--batch", "--yes", "--output", keyring_tmp, "--export", c->sign_key,
+                                         NULL});
+                if (r < 0)
+                        return r;
+                struct stat st;
+                if (stat(keyring_tmp, &st) < 0 || st.st_size == 0) {
+                        unlink(keyring_tmp);
+                        return log_error_errno(-ENOKEY, "gpg exported no public key for %s", c->sign_key);
+                }
+                /* The media must verify with what they carry, as an installer would. */
+                _cleanup_free_ char *why = NULL;
+                struct manifest back = {};
+                r = manifest_load(man, keyring_tmp, 0, &back, &why);
+                manifest_done(&back);
+                if (r < 0) {
+                        unlink(keyring_tmp);
+                        return log_error_errno(r, "The signed manifest does not verify with the exported keyring: %s",
+                                               why ?: "?");
+                }
+                if (rename(keyring_tmp, keyring) < 0)
+                        return log_error_errno(negative_errno(), "Cannot rename %s: %m", keyring_tmp);
+        } else {
                 unlink(sig); /* a stale signature would not match the new manifest */
+                unlink(keyring); /* media with a keyring and no signature would be refused */
+        }
         r = write_file_atomic(stamp, stamp_text, strlen(stamp_text), 0644);
         if (r < 0)
                 return log_error_errno(r, "Cannot write %s: %m", stamp);
@@ -893,6 +955,8 @@ int build_iso(const struct build_context *c) {
                 if ((r = link_or_copy(media[i], d)) < 0)
                         return r;
         }
+        if ((r = media_add_keyring(c, sig, p)) < 0)
+                return r;
         free(p);
         if (!strdupf(&p, "%s/packs", root) || mkdir(p, 0755) < 0)
                 return log_error_errno(-EIO, "Cannot create %s/packs", root);
@@ -953,6 +1017,8 @@ int build_pxe(const struct build_context *c) {
                 if ((r = link_or_copy(media[i], d)) < 0)
                         return r;
         }
+        if ((r = media_add_keyring(c, sig, sub)) < 0)
+                return r;
         /* GRUB network images for BIOS (core.0) and UEFI (core.efi). */
         _cleanup_free_ char *netdir = NULL;
         if (!strdupf(&netdir, "--net-directory=%s", dir))

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* How the image file holds the dom0 tree (IMAGE_FORMAT). */
@@ -41,15 +42,66 @@ int manifest_format(const struct manifest *m, char **ret);
  * format is not half-understood. *RET_REASON names the offending line. */
 int manifest_parse(const char *text, struct manifest *ret, char **ret_reason);
 
+/* A manifest is a few hundred bytes: more is not one. */
+#define MANIFEST_SIZE_MAX (16 * 1024)
+/* The longest value of any key (VERSION and its kind: 64). */
+#define MANIFEST_VALUE_MAX 128
+#define MANIFEST_VERSION_MAX 64
+
+/* Whether V can be a VERSION (also MIN_UPGRADE_FROM, XEN_VERSION,
+ * KERNEL_VERSION): 1 to 64 of [0-9A-Za-z.+~_-], starting with a digit or a
+ * letter, without "..": it ends up in file names and on consoles. */
+bool manifest_version_is_valid(const char *v);
+
+/* Reads the manifest at PATH once into memory: a regular file (opened
+ * without blocking, so a FIFO or a device is refused at once) of at most
+ * MANIFEST_SIZE_MAX bytes without NUL bytes. RET_TEXT is NUL-terminated. */
+int manifest_read(const char *path, char **ret_text, size_t *ret_len, char **ret_reason);
+
+/* Checks the detached OpenPGP signature in the file SIG over DATA/LEN
+ * against the keys in KEYRING only: gpgv runs with an empty home directory
+ * of its own and the keyring by its absolute path, so nothing in ~/.gnupg
+ * is ever consulted. -ENOENT: KEYRING does not exist; -EBADMSG: the
+ * signature does not verify. */
+int manifest_check_signature(const char *data, size_t len, const char *sig, const char *keyring,
+                             char **ret_reason);
+
+enum {
+        /* --insecure-unsigned: with a keyring, a manifest without any
+         * signature is let through (a bad signature never is). */
+        MANIFEST_ALLOW_UNSIGNED = 1 << 0,
+};
+/* manifest_load()'s and image_verify_flags()'s result when an unsigned
+ * manifest was let through by MANIFEST_ALLOW_UNSIGNED: the caller says so. */
+#define MANIFEST_UNSIGNED_ALLOWED 1
+
+/* Reads the manifest at PATH (manifest_read()), and when KEYRING is given
+ * checks PATH.asc over exactly the bytes read, then parses those same
+ * bytes. With a keyring an unsigned manifest is refused (-ENOKEY) unless
+ * FLAGS has MANIFEST_ALLOW_UNSIGNED (then MANIFEST_UNSIGNED_ALLOWED is
+ * returned). Returns 0 when the signature is good or no keyring is given. */
+int manifest_load(const char *path, const char *keyring, unsigned flags, struct manifest *ret, char **ret_reason);
+
 /* SHA-256 of a file as 64 hex digits, streaming (images are hundreds of MiB). */
 int sha256_file(const char *path, char ret_hex[65], uint64_t *ret_size);
 
-/* Checks IMAGE against the manifest at MANIFEST: product, size, SHA-256, and
- * when KEYRING is given, the detached signature MANIFEST.asc made by a key in
- * it (gpgv). Returns 0, or -EBADMSG/-ENOENT/... with a one-line reason. */
+/* Checks the image file IMAGE against M: it is read once and at most
+ * M->image_size + 1 bytes of it (a longer file is refused as soon as that
+ * is known), its size and SHA-256 must match. -EBADMSG with a reason. */
+int image_check(const char *image, const struct manifest *m, char **ret_reason);
+/* The same for an image whose SHA-256 and size were taken while it was
+ * received (a download hashes as it writes). */
+int image_check_digest(const char *image, const char *sha256_hex, uint64_t size, const struct manifest *m,
+                       char **ret_reason);
+
+/* manifest_load() then image_check(): the manifest is trusted (signature)
+ * before anything in it, even the image's size, is used. Returns 0 or
+ * MANIFEST_UNSIGNED_ALLOWED, or -errno with a one-line reason. */
+int image_verify_flags(const char *image, const char *manifest, const char *keyring, unsigned flags,
+                       struct manifest *ret, char **ret_reason);
+/* image_verify_flags() with no flags: with KEYRING a signature is required. */
 int image_verify(const char *image, const char *manifest, const char *keyring, struct manifest *ret,
                  char **ret_reason);
-/* The same for an image whose SHA-256 and size were taken while it was
- * received (a download hashes as it writes): IMAGE only names it. */
+/* manifest_load() then image_check_digest(). */
 int image_verify_digest(const char *image, const char *sha256_hex, uint64_t size, const char *manifest,
                         const char *keyring, struct manifest *ret, char **ret_reason);

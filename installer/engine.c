@@ -69,6 +69,9 @@ struct install {
         char *target;        /* the slot, mounted */
         char *esp;           /* the ESP, mounted at target/boot/efi */
         struct manifest m;
+        char *keyring;       /* the keyring the manifest was verified with, or NULL */
+        char *keyring_data;  /* its bytes, for the host's /etc/xenhost/keyring.gpg */
+        size_t keyring_len;
         char **mounts;       /* in mount order */
         size_t n_mounts;
         char **script_paths; /* fetched answer-file scripts, by index of cfg->scripts */
@@ -267,15 +270,73 @@ static int step_checks(struct install *in) {
 
 /* ---- step 2: the image -------------------------------------------------------- */
 
+int install_keyring(const struct install_env *env, char **ret) {
+        _cleanup_free_ char *k = NULL;
+        if (env->keyring)
+                return (*ret = strdup(env->keyring)) ? 0 : -ENOMEM;
+        if (env->media_root) {
+                if (asprintf(&k, "%s/%s", env->media_root, INSTALL_MEDIA_KEYRING) < 0)
+                        return -ENOMEM;
+                if (access(k, F_OK) < 0)
+                        k = mfree(k);
+        }
+        *ret = TAKE_PTR(k);
+        return 0;
+}
+
+/* A public keyring is a few KiB; a few hundred keys stay under this. */
+#define KEYRING_SIZE_MAX (1024 * 1024)
+
+static int read_keyring(struct install *in) {
+        _cleanup_close_ int fd = open(in->keyring, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        _cleanup_free_ char *buf = NULL;
+        struct stat st;
+        size_t len = 0;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return fail(in, "cannot read keyring %s: %s", in->keyring, strerror(errno)), negative_errno();
+        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) KEYRING_SIZE_MAX)
+                return fail(in, "keyring %s is not a regular file of at most 1 MiB", in->keyring), -EBADMSG;
+        if (!(buf = malloc((size_t) st.st_size + 1)))
+                return -ENOMEM;
+        while (len < (size_t) st.st_size) {
+                ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return fail(in, "cannot read keyring %s: %s", in->keyring, n < 0 ? strerror(errno) : "short read"),
+                               -EIO;
+                len += (size_t) n;
+        }
+        in->keyring_data = TAKE_PTR(buf);
+        in->keyring_len = len;
+        return 0;
+}
+
 static int step_verify(struct install *in) {
         const struct install_plan *p = in->plan;
         _cleanup_free_ char *why = NULL;
         int r = step_begin(in, INSTALL_STEP_VERIFY);
         if (r < 0)
                 return r;
-        r = image_verify(p->image.image, p->image.manifest, in->env->keyring, &in->m, &why);
+        if ((r = install_keyring(in->env, &in->keyring)) < 0)
+                return r;
+        r = image_verify_flags(p->image.image, p->image.manifest, in->keyring,
+                               in->env->insecure_unsigned ? MANIFEST_ALLOW_UNSIGNED : 0, &in->m, &why);
         if (r < 0)
                 return fail(in, "%s", why ?: "the host image does not verify"), r;
+        if (r == MANIFEST_UNSIGNED_ALLOWED) {
+                _cleanup_free_ char *line = NULL;
+                if (asprintf(&line, "the host image's manifest %s is not signed and a keyring (%s) is configured: "
+                                    "installing it because of --insecure-unsigned", p->image.manifest, in->keyring) < 0)
+                        return -ENOMEM;
+                log_info("warning: %s", line);
+                if (in->fe && in->fe->warning)
+                        in->fe->warning(line, in->fe->userdata);
+        } else if (in->keyring)
+                log_info("The manifest's signature verifies with the keyring %s", in->keyring);
+        /* The host keeps the keyring: its upgrades then require signatures. */
+        if (in->keyring && (r = read_keyring(in)) < 0)
+                return r;
         /* The media must still hold the image the plan was made for. */
         if (!streq_ptr(in->m.version, p->image.version) || !streq_ptr(in->m.build, p->image.build))
                 return fail(in, "the host image changed since the plan was made"), -ESTALE;
@@ -491,6 +552,19 @@ static int step_configure(struct install *in) {
         _cleanup_free_ char *efi = NULL;
         if ((r = target_path(in, "/boot/efi", &efi)) < 0 || (r = mkdir_p(efi, 0755)) < 0)
                 return fail(in, "cannot create /boot/efi: %s", strerror(-r)), r;
+        /* The keyring the image was verified with: from now on the host's
+         * upgrades and packs require a signature by it (DESIGN.md section 3). */
+        if (in->keyring_data) {
+                _cleanup_free_ char *dir = NULL, *k = NULL;
+                if ((r = target_path(in, "/etc/xenhost", &dir)) < 0 ||
+                    (r = target_path(in, "/etc/xenhost/keyring.gpg", &k)) < 0)
+                        return r;
+                if ((r = mkdir_p(dir, 0755)) < 0 ||
+                    (r = write_file_atomic(k, in->keyring_data, in->keyring_len, 0644)) < 0)
+                        return fail(in, "cannot write /etc/xenhost/keyring.gpg: %s", strerror(-r)), r;
+                (void) chmod(k, 0644); /* whatever the umask */
+                log_info("The host keeps the keyring %s as /etc/xenhost/keyring.gpg", in->keyring);
+        }
         return 0;
 }
 
@@ -616,6 +690,13 @@ static void offline_on_progress(enum upgrade_step s, uint64_t done, uint64_t tot
         offline_report(o, done, total);
 }
 
+static void offline_on_warning(const char *line, void *userdata) {
+        struct offline *o = userdata;
+        log_info("warning: %s", line);
+        if (o->fe && o->fe->warning)
+                o->fe->warning(line, o->fe->userdata);
+}
+
 static void offline_on_note(const char *line, void *userdata) {
         struct offline *o = userdata;
         log_info("%s", line);
@@ -688,8 +769,15 @@ static int offline_apply(struct install *in) {
         }
 
         const struct upgrade_callbacks cb = {.step = offline_on_step, .progress = offline_on_progress,
-                                             .note = offline_on_note, .userdata = &o};
-        const struct upgrade_options opts = {.keyring = in->env->keyring, .cb = &cb};
+                                             .note = offline_on_note, .warning = offline_on_warning,
+                                             .userdata = &o};
+        /* The media's keyring (or --keyring) when there is one, else the
+         * installed host's own. */
+        _cleanup_free_ char *keyring = NULL;
+        if ((r = install_keyring(in->env, &keyring)) < 0)
+                return r;
+        const struct upgrade_options opts = {.keyring = keyring, .insecure_unsigned = in->env->insecure_unsigned,
+                                             .cb = &cb};
         _cleanup_(upgrade_result_done) struct upgrade_result res = {};
         r = upgrade_apply(&h, p->image.manifest, &opts, &res, &why);
         if (r < 0)
@@ -753,6 +841,8 @@ out:
                 free(in.script_paths[i]);
         free(in.script_paths);
         manifest_done(&in.m);
+        free(in.keyring);
+        free(in.keyring_data);
         return r;
 }
 

@@ -16,7 +16,12 @@ struct install_env {
         const char *media_root;  /* mounted install media, or NULL */
         const char *image;       /* host image; NULL: the one on the media */
         const char *manifest;    /* its manifest; NULL: next to the image */
-        const char *keyring;     /* require a manifest signature by this keyring, or NULL */
+        const char *keyring;     /* require a manifest signature by this keyring; NULL: the
+                                  * media's xenhost/keyring.gpg when there is one (a release's
+                                  * media carry it), else none. The keyring verified with is
+                                  * written to the host's /etc/xenhost/keyring.gpg */
+        bool insecure_unsigned;  /* with a keyring, install an unsigned image anyway (a warning
+                                  * says so); a bad signature is refused all the same */
         const char *log_path;    /* the full log, copied to the host at the end */
         const char *work_dir;    /* mount points live here (default /run/xenhost-install) */
         bool serial;             /* the install runs on the serial console */
@@ -95,6 +100,13 @@ int install_run(const struct install_config *cfg, const struct install_env *env,
 /* The disk the config names, as a device path: "sda" -> /dev/sda,
  * "disk/by-id/x" -> /dev/disk/by-id/x, absolute paths as they are. */
 int install_disk_path(const char *name, char **ret);
+
+/* Where the media carry the public keyring of release builds, beside the
+ * host image: MEDIA/xenhost/keyring.gpg. */
+#define INSTALL_MEDIA_KEYRING "xenhost/keyring.gpg"
+/* The keyring ENV configures: ENV->keyring, else the media's when it
+ * exists. *RET is NULL when there is none. */
+int install_keyring(const struct install_env *env, char **ret);
 
 /* Whether this process runs in the xenhost installer environment (the
  * installer initrd). Outside it, xenhost-install only writes loop devices. */

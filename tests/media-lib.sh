@@ -42,3 +42,25 @@ wait_serial() {
         done
         return 1
 }
+
+# host_root_files ROOT DISK: the files an installed host's slot a holds that
+# the upgrader reads (the inventory and fstab of a host on DISK), for tests
+# that make such a host on a loop device.
+host_root_files() {
+        local root=$1 disk=$2
+        mkdir -p "$root/etc/xenhost"
+        cat >"$root/etc/xenhost/inventory" <<EOI
+PRODUCT_VERSION='$XB_VERSION'
+BUILD_NUMBER='test'
+INSTALLATION_UUID='5b0b4f2c-1111-4a4a-9a9a-0123456789ab'
+CONTROL_DOMAIN_UUID='5b0b4f2c-2222-4a4a-9a9a-0123456789ab'
+PRIMARY_DISK='$disk'
+ACTIVE_SLOT='a'
+SR_UUID='0b5e1d3c-55f2-4bd2-9d6c-6a2b1c0e7f10'
+SR_TYPE='lvm'
+MANAGEMENT_INTERFACE='xenbr0'
+INSTALL_DATE='2026-11-26T08:00:00Z'
+EOI
+        printf '# xenhost slot a\nPARTLABEL=xh-dom0-a / ext4 errors=remount-ro 0 1\nPARTLABEL=xh-esp /boot/efi vfat umask=0077,nofail 0 2\n' \
+                >"$root/etc/fstab"
+}

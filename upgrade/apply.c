@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -18,8 +19,6 @@
 #include "manifest.h"
 #include "process.h"
 #include "slot.h"
-
-#define MANIFEST_SIZE_MAX (64 * KiB)
 
 void upgrade_result_done(struct upgrade_result *r) {
         free(r->from_version);
@@ -182,9 +181,18 @@ static int fetch_manifest(struct apply *a, const char *source, char **ret_path, 
                 return r;
         if (asprintf(ret_path, "%s/manifest", a->stage) < 0)
                 return -ENOMEM;
-        if (!iso)
-                return download_file(source, *ret_path, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, ret_reason);
         _cleanup_free_ char *name = NULL, *sig = NULL, *sig_dst = NULL, *ignored = NULL;
+        if (!iso) {
+                /* The signature comes with the manifest: it is checked before
+                 * anything in the manifest is used. */
+                if ((r = download_file(source, *ret_path, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, ret_reason)) < 0)
+                        return r;
+                if (asprintf(&sig, "%s.asc", source) < 0 || asprintf(&sig_dst, "%s.asc", *ret_path) < 0)
+                        return -ENOMEM;
+                if (download_file(sig, sig_dst, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, &ignored) < 0)
+                        unlink(sig_dst); /* none: whether one is required is manifest_load()'s */
+                return 0;
+        }
         if ((r = iso_manifest_name(source, &name, ret_reason)) < 0 || (r = iso_extract(source, name, *ret_path, ret_reason)) < 0)
                 return r;
         if (asprintf(&sig, "%s.asc", name) < 0 || asprintf(&sig_dst, "%s.asc", *ret_path) < 0)
@@ -226,43 +234,31 @@ static int fetch_image(struct apply *a, const char *source, const struct manifes
                 apply_note(a, "reading xenhost %s from %s", m->version, source);
                 return iso_extract(source, name, *ret_image, ret_reason);
         }
-        _cleanup_free_ char *url = NULL, *sig_url = NULL, *ignored = NULL;
+        _cleanup_free_ char *url = NULL;
         *strrchr(dir, '/') = 0;
         if (asprintf(&url, "%s/xenhost-%s.img", dir, m->version) < 0)
                 return -ENOMEM;
         apply_note(a, "downloading xenhost %s (%" PRIu64 " bytes)", m->version, m->image_size);
         if ((r = download_file(url, *ret_image, m->image_size, on_write_progress, a, a->image_sha256, &a->image_size, ret_reason)) < 0)
                 return r;
-        /* The signature, when there is one; whether one is required is image_verify()'s. */
-        if (!sig_keep && asprintf(&sig_url, "%s.asc", source) >= 0 &&
-            download_file(sig_url, sig, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, &ignored) < 0)
-                unlink(sig);
         return 0;
 }
 
-static int read_manifest_file(const char *path, struct manifest *m, char **ret_reason) {
-        _cleanup_free_ char *text = NULL, *why = NULL;
-        struct stat st;
-        int r;
-        if (stat(path, &st) < 0)
-                return reason_set(ret_reason, "cannot read the manifest %s: %m", path), negative_errno();
-        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) MANIFEST_SIZE_MAX)
-                return reason_set(ret_reason, "%s is not a manifest (not a regular file of at most 64 KiB)", path),
-                       -EBADMSG;
-        if ((r = read_full_file(path, &text, NULL)) < 0)
-                return reason_set(ret_reason, "cannot read the manifest %s: %s", path, strerror(-r)), r;
-        if ((r = manifest_parse(text, m, &why)) < 0)
-                return reason_set(ret_reason, "%s: %s", path, why ?: "not a manifest"), -EBADMSG;
+/* The keyring the manifest's signature is checked with: O's, which must
+ * exist, else ROOT/etc/xenhost/keyring.gpg when it exists (the installed
+ * host's, DESIGN.md section 3). *RET is NULL when none is configured. */
+static int resolve_keyring(const struct upgrade_host *h, const struct upgrade_options *o, char **ret,
+                           char **ret_reason) {
+        _cleanup_free_ char *k = NULL;
+        if (o->keyring) {
+                if (access(o->keyring, F_OK) < 0)
+                        return reason_set(ret_reason, "keyring %s does not exist", o->keyring), -ENOENT;
+                return (*ret = strdup(o->keyring)) ? 0 : -ENOMEM;
+        }
+        if (asprintf(&k, "%s/etc/xenhost/keyring.gpg", h->root) < 0)
+                return -ENOMEM;
+        *ret = access(k, F_OK) == 0 ? TAKE_PTR(k) : NULL;
         return 0;
-}
-
-static bool version_is_sane(const char *v) {
-        if (!v || !*v || strlen(v) > 64)
-                return false;
-        for (const char *c = v; *c; c++)
-                if (!(isalnum((unsigned char) *c) || *c == '.' || *c == '-' || *c == '_' || *c == '+' || *c == '~'))
-                        return false;
-        return true;
 }
 
 /* The newest FILE-PREFIX* regular file in DIR/boot: the hypervisor, kernel
@@ -357,7 +353,7 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
         r = host_ctx_open_locked(h, &c, false, "another xenhost-upgrade is running", &lock, ret_reason);
         if (r < 0)
                 return r;
-        _cleanup_close_ int lock_fd = lock;
+        _cleanup_close_ _unused_ int lock_fd = lock;
         const char T = c.other, R = c.running;
         const int ti = T - 'a', ri = R - 'a';
         snprintf(label, sizeof label, "xh-dom0-%c", T);
@@ -367,14 +363,25 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
                 goto out;
         if ((r = fetch_manifest(&a, source, &manifest_path, ret_reason)) < 0)
                 goto out;
-        if ((r = read_manifest_file(manifest_path, &m, ret_reason)) < 0)
+        /* Read once, the signature checked over the bytes read, then parsed:
+         * nothing below uses a manifest that is not trusted. */
+        if ((r = resolve_keyring(h, o, &keyring, ret_reason)) < 0)
                 goto out;
+        r = manifest_load(manifest_path, keyring, o->insecure_unsigned ? MANIFEST_ALLOW_UNSIGNED : 0, &m, &why);
+        if (r < 0) {
+                reason_set(ret_reason, "%s", why ?: "the manifest does not verify");
+                goto out;
+        }
+        if (r == MANIFEST_UNSIGNED_ALLOWED)
+                upgrade_warning(o->cb, "the manifest %s is not signed and a keyring (%s) is configured: going on "
+                                       "because of --insecure-unsigned", source, keyring);
+        r = 0;
         if (!streq_ptr(m.product, "xenhost")) {
                 r = reason_set(ret_reason, "the image is for product '%.40s', this host runs xenhost", m.product ?: "");
                 r = -EBADMSG;
                 goto out;
         }
-        if (!version_is_sane(m.version)) {
+        if (!manifest_version_is_valid(m.version)) {
                 r = -EBADMSG;
                 reason_set(ret_reason, "the manifest's VERSION is not a version");
                 goto out;
@@ -436,36 +443,13 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
         }
         if ((r = fetch_image(&a, source, &m, manifest_path, &image, ret_reason)) < 0)
                 goto out;
-        if (o->keyring)
-                keyring = realpath(o->keyring, NULL);
-        else {
-                _cleanup_free_ char *k = NULL;
-                if (asprintf(&k, "%s/etc/xenhost/keyring.gpg", h->root) < 0) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                keyring = realpath(k, NULL); /* none: no keyring configured */
-        }
-        if (o->keyring && !keyring) {
-                r = -ENOENT;
-                reason_set(ret_reason, "the keyring %s does not exist", o->keyring);
+        /* A download was hashed as it arrived: no second pass over it. */
+        free(why), why = NULL;
+        r = a.image_sha256[0] ? image_check_digest(image, a.image_sha256, a.image_size, &m, &why)
+                              : image_check(image, &m, &why);
+        if (r < 0) {
+                reason_set(ret_reason, "%s", why ?: "the image does not verify");
                 goto out;
-        }
-        {
-                _cleanup_(manifest_done) struct manifest checked = {};
-                /* A download was hashed as it arrived: no second pass over it. */
-                r = a.image_sha256[0] ? image_verify_digest(image, a.image_sha256, a.image_size, manifest_path, keyring,
-                                                            &checked, &why)
-                                      : image_verify(image, manifest_path, keyring, &checked, &why);
-                if (r < 0) {
-                        reason_set(ret_reason, "%s", why ?: "the image does not verify");
-                        goto out;
-                }
-                if (!streq_ptr(checked.version, m.version)) {
-                        r = -EBADMSG;
-                        reason_set(ret_reason, "the manifest changed while it was being verified");
-                        goto out;
-                }
         }
         res.image_bytes = m.image_size;
 
@@ -610,7 +594,7 @@ int upgrade_rollback(const struct upgrade_host *h, char *ret_slot, char **ret_re
                                            ret_reason);
         if (r < 0)
                 return r;
-        _cleanup_close_ int lock_fd = lock;
+        _cleanup_close_ _unused_ int lock_fd = lock;
         const char R = c.running, O = c.other;
         char next;
         if ((r = host_status(&c, &s)) < 0)
@@ -654,7 +638,7 @@ int upgrade_mark_good(const struct upgrade_host *h, bool *ret_marked, char **ret
         int lock, r = host_ctx_open_locked(h, &c, true, NULL, &lock, ret_reason);
         if (r < 0)
                 return r;
-        _cleanup_close_ int lock_fd = lock;
+        _cleanup_close_ _unused_ int lock_fd = lock;
         const char R = c.running, O = c.other;
         const int ri = R - 'a', oi = O - 'a';
         *ret_marked = false;
@@ -699,7 +683,7 @@ int upgrade_health_failed(const struct upgrade_host *h, const char *why, char **
         int lock, r = host_ctx_open_locked(h, &c, true, NULL, &lock, ret_reason);
         if (r < 0)
                 return r;
-        _cleanup_close_ int lock_fd = lock;
+        _cleanup_close_ _unused_ int lock_fd = lock;
         if ((r = set_str(&c.st.health[c.running - 'a'], why && *why ? why : "failed")) < 0 ||
             (r = host_state_write(&c, ret_reason)) < 0)
                 return r;

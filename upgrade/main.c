@@ -17,7 +17,7 @@
 #include "upgrade.h"
 
 static struct upgrade_host arg_host = {.root = "/", .esp = "/boot/efi"};
-static bool arg_json, arg_reboot, arg_allow_downgrade;
+static bool arg_json, arg_reboot, arg_allow_downgrade, arg_insecure_unsigned;
 static const char *arg_keyring;
 
 static void help(void) {
@@ -40,7 +40,11 @@ static void help(void) {
                "  --reboot                  reboot when apply or rollback succeeded\n"
                "  --allow-downgrade         apply an older version than the running one\n"
                "  --keyring FILE            verify the manifest's signature with FILE\n"
-               "                            (default: /etc/xenhost/keyring.gpg when it exists)\n"
+               "                            (default: /etc/xenhost/keyring.gpg when it exists);\n"
+               "                            with a keyring a signature is required\n"
+               "  --insecure-unsigned       with a keyring, apply an unsigned manifest anyway\n"
+               "                            (said on stderr and the kernel log); a bad\n"
+               "                            signature is never accepted\n"
                "  --root DIR  --esp DIR  --disk DEV  --work-dir DIR\n"
                "                            the running system, its ESP, its disk (default: /,\n"
                "                            /boot/efi, PRIMARY_DISK of the inventory)\n"
@@ -98,6 +102,13 @@ static void on_note(const char *line, void *userdata) {
         kmsg("%s", line);
 }
 
+static void on_warning(const char *line, void *userdata) {
+        (void) userdata;
+        /* On stderr even with --json: it is about trust. */
+        log_warning("%s", line);
+        kmsg("warning: %s", line);
+}
+
 static int reboot_now(void) {
         fflush(stdout);
         int r = spawn_run((const char *[]) {"systemctl", "reboot", NULL}, NULL);
@@ -118,8 +129,9 @@ static int do_status(void) {
 }
 
 static int do_apply(const char *source) {
-        struct upgrade_callbacks cb = {.step = on_step, .progress = on_progress, .note = on_note};
-        struct upgrade_options o = {.allow_downgrade = arg_allow_downgrade, .keyring = arg_keyring, .cb = &cb};
+        struct upgrade_callbacks cb = {.step = on_step, .progress = on_progress, .note = on_note, .warning = on_warning};
+        struct upgrade_options o = {.allow_downgrade = arg_allow_downgrade, .keyring = arg_keyring,
+                                    .insecure_unsigned = arg_insecure_unsigned, .cb = &cb};
         _cleanup_(upgrade_result_done) struct upgrade_result res = {};
         _cleanup_free_ char *why = NULL;
         int r = upgrade_apply(&arg_host, source, &o, &res, &why);
@@ -175,12 +187,13 @@ static int do_rollback(void) {
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_ROOT = 0x100, ARG_ESP, ARG_DISK, ARG_WORK, ARG_SLOT, ARG_KEYRING, ARG_DOWNGRADE, ARG_REBOOT, ARG_JSON };
+        enum { ARG_ROOT = 0x100, ARG_ESP, ARG_DISK, ARG_WORK, ARG_SLOT, ARG_KEYRING, ARG_DOWNGRADE, ARG_REBOOT, ARG_JSON, ARG_INSECURE_UNSIGNED };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},           {"verbose", no_argument, NULL, 'v'},
                 {"json", no_argument, NULL, ARG_JSON},      {"reboot", no_argument, NULL, ARG_REBOOT},
                 {"allow-downgrade", no_argument, NULL, ARG_DOWNGRADE},
                 {"keyring", required_argument, NULL, ARG_KEYRING},
+                {"insecure-unsigned", no_argument, NULL, ARG_INSECURE_UNSIGNED},
                 {"root", required_argument, NULL, ARG_ROOT}, {"esp", required_argument, NULL, ARG_ESP},
                 {"disk", required_argument, NULL, ARG_DISK}, {"work-dir", required_argument, NULL, ARG_WORK},
                 {"slot", required_argument, NULL, ARG_SLOT},
@@ -207,6 +220,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_KEYRING:
                         arg_keyring = optarg;
+                        break;
+                case ARG_INSECURE_UNSIGNED:
+                        arg_insecure_unsigned = true;
                         break;
                 case ARG_ROOT:
                         arg_host.root = optarg;

@@ -307,17 +307,31 @@ int ustate_begin(struct ustate *s, const char *kind, const char *result) {
         return 0;
 }
 
-void upgrade_note(const struct upgrade_callbacks *cb, const char *fmt, ...) {
+/* A note, or a warning (which goes to the warning callback when the front
+ * end has one, and to its notes otherwise). */
+_printf_(3, 0) static void upgrade_message(const struct upgrade_callbacks *cb, bool warning, const char *fmt,
+                                           va_list ap) {
         _cleanup_free_ char *s = NULL;
+        if (vasprintf(&s, fmt, ap) < 0)
+                return;
+        log_debug("%s%s", warning ? "warning: " : "", s);
+        void (*f)(const char *, void *) = cb ? (warning && cb->warning ? cb->warning : cb->note) : NULL;
+        if (f)
+                f(s, cb->userdata);
+}
+
+void upgrade_note(const struct upgrade_callbacks *cb, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        int n = vasprintf(&s, fmt, ap);
+        upgrade_message(cb, false, fmt, ap);
         va_end(ap);
-        if (n < 0)
-                return;
-        log_debug("%s", s);
-        if (cb && cb->note)
-                cb->note(s, cb->userdata);
+}
+
+void upgrade_warning(const struct upgrade_callbacks *cb, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        upgrade_message(cb, true, fmt, ap);
+        va_end(ap);
 }
 
 /* Where apply mounts and stages, and where the lock is, by default. */

@@ -28,6 +28,7 @@ int set_str(char **field, const char *v);
 
 /* A line for the operator (the note callback) that does not stop anything. */
 void upgrade_note(const struct upgrade_callbacks *cb, const char *fmt, ...) _printf_(2, 3);
+void upgrade_warning(const struct upgrade_callbacks *cb, const char *fmt, ...) _printf_(2, 3);
 
 /* The host as found: the running slot, the disk, both slots, the boot state. */
 struct host_ctx {

@@ -86,6 +86,10 @@ struct upgrade_callbacks {
         void (*progress)(enum upgrade_step s, uint64_t done, uint64_t total, void *userdata);
         /* A line the operator should read that does not stop the upgrade. */
         void (*note)(const char *line, void *userdata);
+        /* A line about trust the operator must not miss (an unsigned image
+         * let through by --insecure-unsigned): front ends put it on stderr
+         * and in their log. NULL: it goes to note. */
+        void (*warning)(const char *line, void *userdata);
         void *userdata;
 };
 
@@ -93,6 +97,8 @@ struct upgrade_options {
         bool allow_downgrade;
         const char *keyring;   /* NULL: ROOT/etc/xenhost/keyring.gpg when it exists (then a
                                 * signature is required), else none */
+        bool insecure_unsigned; /* with a keyring, let an unsigned manifest through (with a
+                                 * warning); a bad signature is refused all the same */
         const struct upgrade_callbacks *cb;
 };
 
@@ -109,7 +115,8 @@ void upgrade_result_done(struct upgrade_result *r);
  * http(s) URL of a manifest (the image is xenhost-VERSION.img beside it).
  * Returns 0 (see RET->noop), or -errno with one line in *RET_REASON; a
  * refusal (-EPERM: downgrade, trying; -EBADMSG: checksum, signature,
- * product; -ENOSPC: does not fit) writes nothing at all.
+ * product; -ENOKEY: unsigned while a keyring is configured; -ENOSPC: does
+ * not fit) writes nothing at all.
  * Test hooks: XENHOST_TEST_FAIL_STEP=NAME fails at the start of that step,
  * XENHOST_TEST_HOLD_STEP=NAME calls the step callback and then waits to be
  * killed (a power cut at that moment). */

@@ -60,6 +60,12 @@ mkdir -p "$sig_out"
 check "signed image build" "$XB" image --out "$sig_out" --sign-key test@xenhost.invalid --version "$XB_VERSION"
 check "signed image verifies with the keyring" "$XB" verify "$sig_out/xenhost-$XB_VERSION.img" \
         "$sig_out/xenhost-$XB_VERSION.manifest" --keyring "$T_DIR/keyring.gpg"
+# The public keyring the media carry is the signer's key, exported by the
+# build, and it alone verifies the manifest (no ~/.gnupg consulted).
+check "the signed build exports the signer's public keyring" test -s "$sig_out/xenhost-$XB_VERSION.keyring.gpg"
+check "the exported keyring verifies the manifest" env HOME=/nonexistent GNUPGHOME=/nonexistent "$XB" verify \
+        "$sig_out/xenhost-$XB_VERSION.img" "$sig_out/xenhost-$XB_VERSION.manifest" \
+        --keyring "$sig_out/xenhost-$XB_VERSION.keyring.gpg"
 sed -i 's/^VERSION=.*/VERSION=9.9.9/' "$sig_out/xenhost-$XB_VERSION.manifest"
 check_fails "an edited signed manifest is refused" "$XB" verify "$sig_out/xenhost-$XB_VERSION.img" \
         "$sig_out/xenhost-$XB_VERSION.manifest" --keyring "$T_DIR/keyring.gpg"
@@ -81,6 +87,8 @@ for f in /boot/vmlinuz /boot/initrd.img /boot/grub/grub.cfg "/xenhost/xenhost-$X
         "/xenhost/xenhost-$XB_VERSION.manifest"; do
         check "ISO carries $f" grep -q "'$f'" "$T_DIR/isofiles"
 done
+# An unsigned build carries no keyring: the installer then asks for none.
+check_fails "an unsigned ISO carries no keyring" grep -q "'/xenhost/keyring.gpg'" "$T_DIR/isofiles"
 check "ISO is hybrid (MBR for USB sticks)" bash -c "file '$XB_ISO' | grep -q 'DOS/MBR boot sector'"
 echo "# ISO $(stat -c %s "$XB_ISO") bytes"
 

@@ -31,19 +31,7 @@ cleanup_mounts() { umount -l "$ROOT" "$T_DIR/mb" 2>/dev/null; }
 trap 'cleanup_mounts; t_cleanup' EXIT
 
 mkdir -p "$ROOT/etc/xenhost/preserve.d" "$ROOT/etc/xen/auto" "$ROOT/root/.ssh"
-cat >"$ROOT/etc/xenhost/inventory" <<EOF
-PRODUCT_VERSION='$XB_VERSION'
-BUILD_NUMBER='test'
-INSTALLATION_UUID='5b0b4f2c-1111-4a4a-9a9a-0123456789ab'
-CONTROL_DOMAIN_UUID='5b0b4f2c-2222-4a4a-9a9a-0123456789ab'
-PRIMARY_DISK='$L'
-ACTIVE_SLOT='a'
-SR_UUID='0b5e1d3c-55f2-4bd2-9d6c-6a2b1c0e7f10'
-SR_TYPE='lvm'
-MANAGEMENT_INTERFACE='xenbr0'
-INSTALL_DATE='2026-11-26T08:00:00Z'
-EOF
-printf '# xenhost slot a\nPARTLABEL=xh-dom0-a / ext4 errors=remount-ro 0 1\nPARTLABEL=xh-esp /boot/efi vfat umask=0077,nofail 0 2\n' >"$ROOT/etc/fstab"
+host_root_files "$ROOT" "$L"
 echo upgrade-host >"$ROOT/etc/hostname"
 echo 'ops:x:1500:1500:Operator:/home/ops:/bin/bash' >>"$ROOT/etc/passwd"
 echo 'ops:$y$j9T$abcdefghijklmnopqrstu.$0123456789abcdefghijklmnopqrstuvwxyzABCDE:20000:0:99999:7:::' >>"$ROOT/etc/shadow"
