@@ -37,6 +37,7 @@ include image/module.mk
 include upgrade/module.mk
 include installer/module.mk
 include tests/module.mk
+include tests/fuzz/module.mk
 
 build-all: $(BINS)
 
@@ -50,7 +51,7 @@ check: $(BINS) $(UNIT_TESTS)
 	tests/run-tests --build $(O) $(if $(T),--filter $(T))
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 .PHONY: all build-all unit-tests check clean
 # Lay-down benchmark of the slot writer (not part of check): BENCH_ARGS="--runs 5 ..."
