@@ -9,6 +9,8 @@
 . "$(dirname "$0")/../media-lib.sh"
 
 PW='xh-Test-pw1'
+# sshpass reads it from the environment (-e): never on a command line.
+export SSHPASS=$PW
 MAC=52:54:00:12:34:56
 NS=xh-e2e-$$
 ip netns add "$NS" && ip netns exec "$NS" ip link set lo up
@@ -72,7 +74,7 @@ wait_exit() { # PID TIMEOUT [LOG]: QEMU exited in time (and LOG shows no failed 
 
 ssh_host() { # PORT COMMAND...
         local port=$1; shift
-        in_ns sshpass -p "$PW" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        in_ns sshpass -e ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
                 -o ConnectTimeout=10 -p "$port" root@127.0.0.1 "$@"
 }
 
@@ -180,7 +182,7 @@ install_and_boot() { # NAME FIRMWARE SRTYPE PROTO PORT
         [ "$sr" = ext ] && check "$name: the ext SR is mounted" ssh_host "$port" \
                 ". /etc/xenhost/inventory; mountpoint -q /var/run/sr-mount/\$SR_UUID"
         # The tiny PV guest.
-        in_ns sshpass -p "$PW" scp -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        in_ns sshpass -e scp -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
                 -P "$port" "$T_DIR/guest.cpio.gz" root@127.0.0.1:/root/guest.cpio.gz >/dev/null 2>&1
         ssh_host "$port" 'k=$(ls /boot/vmlinuz-* | head -1); printf "name=\"tiny\"\ntype=\"pv\"\nkernel=\"%s\"\nramdisk=\"/root/guest.cpio.gz\"\nextra=\"console=hvc0 rdinit=/init\"\nmemory=128\nvcpus=1\non_poweroff=\"preserve\"\n" "$k" >/root/tiny.cfg; xl create /root/tiny.cfg' >/dev/null 2>&1
         if ssh_host "$port" 'for i in $(seq 1 90); do grep -q GUEST-HELLO /var/log/xen/console/guest-tiny.log 2>/dev/null && exit 0; sleep 1; done; exit 1'; then

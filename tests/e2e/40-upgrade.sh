@@ -34,6 +34,8 @@ if [ -n "${XH_E2E_TRACE:-}" ]; then exec 9>"$XH_E2E_TRACE"; BASH_XTRACEFD=9; set
 # The media and N+1 carry the plain build's programs (media-lib.sh): a
 # sanitizer build's programs cannot run on a host.
 PW='xh-Test-pw1'
+# sshpass reads it from the environment (-e): never on a command line.
+export SSHPASS=$PW
 OPS_PW='ops-Pw-42'
 MAC=52:54:00:12:34:57
 N1=99.1.0
@@ -93,7 +95,7 @@ health_line() { since "$1" "$2" | grep -a 'XENHOST-HEALTH: \(OK\|FAILED\)' | sed
 SSH_OPTS=(-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=10)
 ssh_host() { # PORT COMMAND...
         local port=$1; shift
-        in_ns sshpass -p "$PW" ssh "${SSH_OPTS[@]}" -p "$port" root@127.0.0.1 "$@"
+        in_ns sshpass -e ssh "${SSH_OPTS[@]}" -p "$port" root@127.0.0.1 "$@"
 }
 status_json() { ssh_host "$1" xenhost-upgrade status --json 2>/dev/null; }
 jq_check() { # DESCRIPTION JSON JQ-EXPRESSION
@@ -242,7 +244,7 @@ OPERATOR_STATE='for u in root ops; do getent passwd $u; getent shadow $u; done; 
         echo "xh-keep $(head -c 8M "/dev/$vg/xh-keep" | sha256sum | cut -d" " -f1)"'
 operator_changes() { # CASE PORT
         local hash
-        hash=$(openssl passwd -6 -salt xhopsalt "$OPS_PW")
+        hash=$(openssl passwd -6 -salt xhopsalt -stdin <<<"$OPS_PW")
         ssh-keygen -q -t ed25519 -N '' -C ops@xh-e2e -f "$T_DIR/opkey" <<<y >/dev/null 2>&1
         ssh_host "$2" "set -e
                 useradd -m -s /bin/bash -p '$hash' ops
@@ -273,7 +275,7 @@ upgrade_rollback() {
         # slot b: the image's bytes from the same server written with dd,
         # as they are (compressed) and decompressed (what a slot holds).
         local dd_raw dd_zst
-        in_ns sshpass -p "$PW" scp "${SSH_OPTS[@]}" -P "$port" "$(command -v zstd)" root@127.0.0.1:/root/zstd >/dev/null 2>&1
+        in_ns sshpass -e scp "${SSH_OPTS[@]}" -P "$port" "$(command -v zstd)" root@127.0.0.1:/root/zstd >/dev/null 2>&1
         dd_raw=$(ssh_host "$port" "t0=\$(cat /proc/uptime); curl -s http://10.0.2.2:$N1_PORT/xenhost-$N1.img |
                 dd of=/dev/disk/by-partlabel/xh-dom0-b bs=4M iflag=fullblock oflag=direct status=none;
                 awk -v t0=\"\$t0\" '{ printf \"%.1f\", \$1 - t0 }' /proc/uptime" 2>/dev/null)
@@ -325,7 +327,7 @@ upgrade_rollback() {
                 diff <(printf '%s\n' "$BEFORE") <(printf '%s\n' "$after") | sed 's/^/#   /'
         fi
         check "$name: the operator's user logs in with its password" \
-                in_ns sshpass -p "$OPS_PW" ssh "${SSH_OPTS[@]}" -p "$port" ops@127.0.0.1 true
+                SSHPASS=$OPS_PW in_ns sshpass -e ssh "${SSH_OPTS[@]}" -p "$port" ops@127.0.0.1 true
         check "$name: root logs in with the operator's authorized key" \
                 in_ns ssh "${SSH_OPTS[@]}" -o BatchMode=yes -i "$T_DIR/opkey" -p "$port" root@127.0.0.1 true
         check_eq "$name: Domain-0 is listed by xl on N+1" "Domain-0" "$(ssh_host "$port" "xl list | awk 'NR==2{print \$1}'" 2>/dev/null)"

@@ -22,6 +22,8 @@
 
 # The media carry the plain build's programs, as everywhere (media-lib.sh).
 PW='xh-Test-pw1'
+# sshpass reads it from the environment (-e): never on a command line.
+export SSHPASS=$PW
 MAC=52:54:00:12:34:58
 N=$XB_VERSION N1=99.1.0
 N1_OUT=$XH_TOP/build/media-n1
@@ -119,7 +121,7 @@ wait_serial() { # LOG PATTERN TIMEOUT: seconds until PATTERN shows up
         return 1
 }
 ssh_host() {
-        in_ns sshpass -p "$PW" ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        in_ns sshpass -e ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
                 -o ConnectTimeout=10 -p "$SSH_PORT" root@127.0.0.1 "$@"
 }
 # The installer's own run, from the kernel's clock: its start line to the restart.
