@@ -14,6 +14,10 @@ B="$XH_BIN/xenhost-build" U="$XH_BIN/xenhost-upgrade"
 for t in "$B" "$U" "$XH_BIN/xenhost-install" gpg gpgv jq debugfs; do
         command -v "$t" >/dev/null || { not_ok "$t is needed"; t_finish; exit 1; }
 done
+# The media (built here when this runs first on a clean tree), before
+# TMPDIR points at the test's own directory: the build's dracut runs in a
+# chroot of the dom0 tree, where that directory does not exist.
+check "the media are built" media_ensure_iso
 cd "$T_DIR" || exit 1
 # gpgv's private homes go here: none may be left behind.
 mkdir -p tmp
@@ -82,9 +86,6 @@ check_eq "gpgv's private homes are all removed" "" "$(ls "$T_DIR/tmp")"
 cd "$T_DIR" || exit 1
 
 # --- the install engine with the media's keyring (loop device) -------------------
-if [ ! -f "$XB_MAN" ]; then
-        check "the host image is built" media_ensure_iso
-fi
 mkdir -p media/xenhost
 M=$T_DIR/media/xenhost
 cp "$XB_IMG" "$M/"
