@@ -481,6 +481,61 @@ int build_image_paths(const struct build_context *c, char **ret_image, char **re
         return 0;
 }
 
+/* OUT/xenhost-V.packages: the dom0 tree's installed packages with their
+ * versions, as "dpkg-query -W" prints them (name TAB version, one a line),
+ * sorted; beside the manifest and on the media. mmdebstrap takes what the
+ * archive has on the day: this list is what a rebuild pins. */
+static int build_packages_path(const struct build_context *c, char **ret) {
+        return strdupf(ret, "%s/xenhost-%s.packages", c->out, c->version) ? 0 : -ENOMEM;
+}
+
+static int cmp_lines(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int write_package_list(const struct build_context *c, const char *tree) {
+        _cleanup_free_ char *admin = NULL, *path = NULL, *out = NULL, *text = NULL;
+        _cleanup_free_ char **lines = NULL;
+        size_t n = 0, cap = 0, len = 0;
+        int r;
+
+        if (!strdupf(&admin, "--admindir=%s/var/lib/dpkg", tree) || build_packages_path(c, &path) < 0)
+                return -ENOMEM;
+        r = spawn_run((const char *[]){"dpkg-query", admin, "-W",
+                                       "-f=${db:Status-Status}\t${binary:Package}\t${Version}\n", NULL},
+                      &out);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list the packages of the dom0 tree: %s", spawn_last_error());
+        /* Sorted here, byte by byte: dpkg-query's order is its own. */
+        for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                /* Installed packages only: not what a purge left behind. */
+                if (!startswith(l, "installed\t"))
+                        continue;
+                l += strlen("installed\t");
+                if (n == cap) {
+                        char **nl = reallocarray(lines, cap = cap ? 2 * cap : 512, sizeof *lines);
+                        if (!nl)
+                                return -ENOMEM;
+                        lines = nl;
+                }
+                lines[n++] = l;
+                len += strlen(l) + 1;
+        }
+        if (n == 0)
+                return log_error_errno(-ENOENT, "The dom0 tree has no packages (%s)", admin);
+        qsort(lines, n, sizeof *lines, cmp_lines);
+        text = malloc(len + 1);
+        if (!text)
+                return -ENOMEM;
+        len = 0;
+        for (size_t i = 0; i < n; i++)
+                len += (size_t) sprintf(text + len, "%s\n", lines[i]);
+        r = write_file_atomic(path, text, len, 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", path);
+        return 0;
+}
+
 /* OUT/xenhost-V.keyring.gpg: the signer's public key, made by a signed
  * build; the media carry it as xenhost/keyring.gpg. */
 static int build_keyring_path(const struct build_context *c, char **ret) {
@@ -611,6 +666,11 @@ static int build_image_once(const struct build_context *c) {
             !strdupf(&tmp, "%s.tmp", img) || !strdupf(&admin, "--admindir=%s/var/lib/dpkg", tree) ||
             !strdupf(&stamp, "%s.key", img))
                 return -ENOMEM;
+        /* Cheap, and outside the image's cache: an output directory from
+         * before the list existed gets one too. */
+        log_debug("Recording the package list of %s", tree);
+        if ((r = write_package_list(c, tree)) < 0)
+                return r;
         /* The same tree gives the same image: reuse it unless a signature is
          * asked for (signatures are made fresh). */
         if ((r = rootfs_key(c, key)) < 0)
@@ -910,20 +970,169 @@ static int link_or_copy(const char *src, const char *dst) {
         return run("Copying onto the media", (const char *[]){"cp", src, dst, NULL});
 }
 
+/* The media are made the way grub-mkrescue makes them (the same boot
+ * images, byte for byte, and the same xorriso options), but by us: it dates
+ * the ISO, and names it for GRUB, by the clock and formats the EFI image
+ * with a random serial. Here every date is SOURCE_DATE_EPOCH and the serial
+ * a function of it. Left out: its Mac (HFS+) boot support, GRUB's fonts and
+ * translations, which these menus do not use. */
+#define GRUB_LIB_DIR "/usr/lib/grub"
+
+/* "insmod" for every partition map GRUB has, as grub-mkrescue's early
+ * configuration does: the boot images find the media behind any label. */
+static int grub_partmap_cfg(const char *platdir, const char *dst) {
+        _cleanup_free_ char *lst = NULL, *text = NULL, *cfg = NULL;
+        size_t len = 0;
+        int r;
+        if (!strdupf(&lst, "%s/partmap.lst", platdir))
+                return -ENOMEM;
+        r = read_full_file(lst, &text, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s (is GRUB installed? tools/deps.sh installs it): %m", lst);
+        FILE *f = open_memstream(&cfg, &len);
+        if (!f)
+                return -ENOMEM;
+        for (char *save = NULL, *l = strtok_r(text, "\r\n", &save); l; l = strtok_r(NULL, "\r\n", &save))
+                fprintf(f, "insmod %s\n", l);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        r = write_file_atomic(dst, cfg, len, 0644);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write %s: %m", dst);
+        return 0;
+}
+
+static int is_grub_module_file(const struct dirent *d) {
+        return endswith(d->d_name, ".mod") || endswith(d->d_name, ".lst");
+}
+
+/* GRUB's modules for one platform into DST, in one cp. */
+static int copy_grub_modules(const char *platdir, const char *dst) {
+        struct dirent **names = NULL;
+        const char **argv = NULL;
+        int n = scandir(platdir, &names, is_grub_module_file, alphasort), r = 0;
+        if (n < 0)
+                return log_error_errno(negative_errno(), "Cannot list %s (is GRUB installed?): %m", platdir);
+        argv = calloc((size_t) n + 4, sizeof *argv);
+        char **paths = calloc((size_t) n + 1, sizeof *paths);
+        if (!argv || !paths)
+                r = -ENOMEM;
+        size_t k = 0;
+        if (r >= 0) {
+                argv[k++] = "cp";
+                argv[k++] = "--";
+                for (int i = 0; i < n && r >= 0; i++)
+                        if (!strdupf(&paths[i], "%s/%s", platdir, names[i]->d_name))
+                                r = -ENOMEM;
+                        else
+                                argv[k++] = paths[i];
+                argv[k++] = dst;
+                argv[k] = NULL;
+        }
+        if (r >= 0)
+                r = run("Copying GRUB's modules onto the media", argv);
+        for (int i = 0; i < n; i++) {
+                free(names[i]);
+                if (paths)
+                        free(paths[i]);
+        }
+        free(names);
+        free(paths);
+        free(argv);
+        return r;
+}
+
+/* boot/grub/i386-pc/eltorito.img (BIOS) and ROOT/efi.img, a FAT image with
+ * efi/boot/bootx64.efi (UEFI); GRUB's modules beside them. */
+static int iso_boot_images(const struct build_context *c, const char *root, const char *work) {
+        _cleanup_free_ char *pc = NULL, *efi = NULL, *pc_dst = NULL, *efi_dst = NULL, *pc_cfg = NULL,
+                            *efi_cfg = NULL, *eltorito = NULL, *efi_tree = NULL, *efi_boot = NULL, *bootx64 = NULL,
+                            *fat = NULL, *efi_src = NULL;
+        char serial_uuid[37], serial[9];
+        int r;
+
+        if (!strdupf(&pc, "%s/i386-pc", GRUB_LIB_DIR) || !strdupf(&efi, "%s/x86_64-efi", GRUB_LIB_DIR) ||
+            !strdupf(&pc_dst, "%s/boot/grub/i386-pc", root) || !strdupf(&efi_dst, "%s/boot/grub/x86_64-efi", root) ||
+            !strdupf(&pc_cfg, "%s/bios.cfg", work) || !strdupf(&efi_cfg, "%s/efi.cfg", work) ||
+            !strdupf(&eltorito, "%s/eltorito.img", pc_dst) || !strdupf(&efi_tree, "%s/efi", work) ||
+            !strdupf(&efi_boot, "%s/efi/boot", efi_tree) || !strdupf(&bootx64, "%s/bootx64.efi", efi_boot) ||
+            !strdupf(&fat, "%s/efi.img", root) || !strdupf(&efi_src, "%s/efi", efi_tree))
+                return -ENOMEM;
+        r = run("Creating the boot image directories",
+                (const char *[]){"mkdir", "-p", pc_dst, efi_dst, efi_boot, NULL});
+        if (r < 0)
+                return r;
+        if ((r = copy_grub_modules(pc, pc_dst)) < 0 || (r = copy_grub_modules(efi, efi_dst)) < 0)
+                return r;
+        if ((r = grub_partmap_cfg(pc, pc_cfg)) < 0 || (r = grub_partmap_cfg(efi, efi_cfg)) < 0)
+                return r;
+        /* BIOS: GRUB's root is the CD it was loaded from. */
+        r = run("grub-mkimage (BIOS El Torito)",
+                (const char *[]){"grub-mkimage", "-O", "i386-pc-eltorito", "-d", pc, "-p", "/boot/grub", "-c", pc_cfg,
+                                 "-o", eltorito, "biosdisk", "iso9660", NULL});
+        if (r < 0)
+                return r;
+        /* UEFI: "()" is the device the firmware loaded it from. */
+        r = run("grub-mkimage (UEFI)",
+                (const char *[]){"grub-mkimage", "-O", "x86_64-efi", "-d", efi, "-p", "()/boot/grub", "-c", efi_cfg,
+                                 "-o", bootx64, "part_gpt", "part_msdos", "fat", "part_apple", "iso9660", NULL});
+        if (r < 0)
+                return r;
+        /* mtools dates the FAT entries by SOURCE_DATE_EPOCH itself; the
+         * volume serial would be random. */
+        if ((r = image_uuid(c, "efi serial", serial_uuid)) < 0)
+                return r;
+        memcpy(serial, serial_uuid, 8);
+        serial[8] = 0;
+        r = run("mformat (the EFI image)",
+                (const char *[]){"mformat", "-C", "-f", "2880", "-L", "16", "-N", serial, "-i", fat, "::", NULL});
+        if (r >= 0)
+                r = run("mcopy (the EFI image)", (const char *[]){"mcopy", "-s", "-i", fat, efi_src, "::/", NULL});
+        return r;
+}
+
+/* xorriso, as grub-mkrescue calls it. The volume is dated
+ * SOURCE_DATE_EPOCH (GRUB's name for it, its "UUID", is that date), and so
+ * is every file on it; xorriso sorts names itself and fixes the rest from
+ * SOURCE_DATE_EPOCH in its environment (volume UUID, GPT GUIDs). */
+static int iso_write(const struct build_context *c, const char *root, const char *out) {
+        _cleanup_free_ char *mbr = NULL, *date = NULL, *epoch = NULL;
+        time_t t = (time_t) c->source_date_epoch;
+        struct tm tm;
+        char stamp[32];
+
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof stamp, "%Y%m%d%H%M%S00", &tm) == 0)
+                return -EINVAL;
+        if (!strdupf(&mbr, "%s/i386-pc/boot_hybrid.img", GRUB_LIB_DIR) ||
+            !strdupf(&date, "--modification-date=%s", stamp) ||
+            !strdupf(&epoch, "=%" PRIu64, c->source_date_epoch))
+                return -ENOMEM;
+        return run("xorriso",
+                   (const char *[]){"xorriso", "-as", "mkisofs", "-graft-points", date, "-b",
+                                    "boot/grub/i386-pc/eltorito.img", "-no-emul-boot", "-boot-load-size", "4",
+                                    "-boot-info-table", "--grub2-boot-info", "--grub2-mbr", mbr, "--efi-boot",
+                                    "efi.img", "-efi-boot-part", "--efi-boot-image", "--protective-msdos-label",
+                                    "-o", out, "-r", "-volid", "XENHOST", "--sort-weight", "0", "/",
+                                    "--sort-weight", "1", "/boot", root,
+                                    /* native xorriso from here */
+                                    "--", "-volume_date", "all_file_dates", epoch, NULL});
+}
+
 int build_iso(const struct build_context *c) {
         _cleanup_free_ char *root = NULL, *iso = NULL, *tmp = NULL, *cfg = NULL, *cfgpath = NULL, *img = NULL,
-                            *man = NULL, *p = NULL, *sig = NULL;
+                            *man = NULL, *p = NULL, *sig = NULL, *pkgs = NULL, *work = NULL;
         int r;
 
         if ((r = build_image(c)) < 0 || (r = build_initrd(c)) < 0)
                 return r;
-        if ((r = build_image_paths(c, &img, &man)) < 0 || !strdupf(&root, "%s/iso-root", c->out) ||
+        if ((r = build_image_paths(c, &img, &man)) < 0 || (r = build_packages_path(c, &pkgs)) < 0 ||
+            !strdupf(&root, "%s/iso-root", c->out) || !strdupf(&work, "%s/iso-work", c->out) ||
             !(c->iso_path ? (iso = strdup(c->iso_path)) : strdupf(&iso, "%s/xenhost-%s.iso", c->out, c->version)) ||
             !strdupf(&tmp, "%s.tmp", iso) ||
             !strdupf(&cfgpath, "%s/boot/grub/grub.cfg", root) || !strdupf(&sig, "%s.asc", man))
                 return -ENOMEM;
         progress("iso", "laying out the media");
-        if ((r = rm_rf(root)) < 0)
+        if ((r = rm_rf(root)) < 0 || (r = rm_rf(work)) < 0)
                 return r;
         r = run("Creating the media tree",
                 (const char *[]){"mkdir", "-p", cfgpath, NULL}); /* the last component is removed below */
@@ -945,7 +1154,7 @@ int build_iso(const struct build_context *c) {
         }
         if (!strdupf(&p, "%s/xenhost", root) || mkdir(p, 0755) < 0)
                 return log_error_errno(-EIO, "Cannot create %s/xenhost", root);
-        const char *media[] = {img, man, exists(sig) ? sig : NULL};
+        const char *media[] = {img, man, pkgs, exists(sig) ? sig : NULL};
         for (size_t i = 0; i < ELEMENTSOF(media); i++) {
                 _cleanup_free_ char *d = NULL, *bn = media[i] ? strdup(media[i]) : NULL;
                 if (!media[i])
@@ -971,26 +1180,54 @@ int build_iso(const struct build_context *c) {
                         return r;
         }
 
+        progress("iso", "making the GRUB boot images (BIOS and UEFI)");
+        if ((r = iso_boot_images(c, root, work)) < 0)
+                return r;
         progress("iso", "making the hybrid ISO (BIOS and UEFI El Torito, USB)");
         unlink(tmp);
-        r = run("grub-mkrescue", (const char *[]){"grub-mkrescue", "-o", tmp, root, "--", "-volid", "XENHOST", NULL});
-        if (r < 0)
+        if ((r = iso_write(c, root, tmp)) < 0)
                 return r;
         if (rename(tmp, iso) < 0)
                 return log_error_errno(negative_errno(), "Cannot rename %s: %m", tmp);
         rm_rf(root);
+        rm_rf(work);
         progress("iso", iso);
+        return 0;
+}
+
+/* The PXE tree is copied as a tree (rsync, tar, a TFTP root): every entry
+ * is dated SOURCE_DATE_EPOCH and readable by all, so that two builds give
+ * the same tree, times and modes included, and a TFTP server that is not
+ * root can serve the initrd (dracut makes it 0600). Files linked into the
+ * tree share these with the build's own. */
+static struct timespec pxe_times[2];
+static int pxe_normalize_one(const char *p, const struct stat *st, int flag, struct FTW *f) {
+        (void) flag, (void) f;
+        if (!S_ISLNK(st->st_mode) && chmod(p, S_ISDIR(st->st_mode) ? 0755 : 0644) < 0)
+                return -errno;
+        if (utimensat(AT_FDCWD, p, pxe_times, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        return 0;
+}
+
+static int pxe_normalize(const struct build_context *c, const char *dir) {
+        pxe_times[0] = pxe_times[1] = (struct timespec){.tv_sec = (time_t) c->source_date_epoch};
+        /* Depth first: a directory is dated after what is written in it. */
+        int r = nftw(dir, pxe_normalize_one, 64, FTW_PHYS | FTW_DEPTH);
+        if (r != 0)
+                return log_error_errno(r < 0 ? r : -EIO, "Cannot set the dates and modes in %s: %m", dir);
         return 0;
 }
 
 int build_pxe(const struct build_context *c) {
         _cleanup_free_ char *dir = NULL, *sub = NULL, *img = NULL, *man = NULL, *cfg = NULL, *pxecfg = NULL,
-                            *path = NULL, *sig = NULL;
+                            *path = NULL, *sig = NULL, *pkgs = NULL;
         int r;
 
         if ((r = build_image(c)) < 0 || (r = build_initrd(c)) < 0)
                 return r;
-        if ((r = build_image_paths(c, &img, &man)) < 0 || !strdupf(&dir, "%s/pxe", c->out) ||
+        if ((r = build_image_paths(c, &img, &man)) < 0 || (r = build_packages_path(c, &pkgs)) < 0 ||
+            !strdupf(&dir, "%s/pxe", c->out) ||
             !strdupf(&sub, "%s/xenhost", dir) || !strdupf(&sig, "%s.asc", man))
                 return -ENOMEM;
         progress("pxe", "laying out the PXE tree");
@@ -1007,7 +1244,7 @@ int build_pxe(const struct build_context *c) {
                 if ((r = link_or_copy(s, d)) < 0)
                         return r;
         }
-        const char *media[] = {img, man, exists(sig) ? sig : NULL};
+        const char *media[] = {img, man, pkgs, exists(sig) ? sig : NULL};
         for (size_t i = 0; i < ELEMENTSOF(media); i++) {
                 _cleanup_free_ char *d = NULL, *bn = media[i] ? strdup(media[i]) : NULL;
                 if (!media[i])
@@ -1063,6 +1300,8 @@ int build_pxe(const struct build_context *c) {
             !strdupf(&path, "%s/pxelinux.cfg/default", dir))
                 return -ENOMEM;
         if ((r = write_text(path, pxecfg)) < 0)
+                return r;
+        if ((r = pxe_normalize(c, dir)) < 0)
                 return r;
         progress("pxe", dir);
         return 0;

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The build chain: dom0 tree, host image, installer initrd, ISO, PXE tree.
 # The image is read back and verified; tampering is caught; a second build
-# of the same recipe gives the same bytes; the ISO has both boot images.
+# of the same recipe gives the same bytes, and so do a second ISO and PXE
+# tree; the ISO has both boot images.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../media-lib.sh"
 
@@ -84,7 +85,7 @@ check "ISO has a BIOS El Torito image" grep -q 'El Torito boot img :   1  BIOS' 
 check "ISO has a UEFI El Torito image" grep -q 'El Torito boot img :   2  UEFI' "$T_DIR/eltorito"
 xorriso -indev "$XB_ISO" -find / -type f 2>/dev/null >"$T_DIR/isofiles"
 for f in /boot/vmlinuz /boot/initrd.img /boot/grub/grub.cfg "/xenhost/xenhost-$XB_VERSION.img" \
-        "/xenhost/xenhost-$XB_VERSION.manifest"; do
+        "/xenhost/xenhost-$XB_VERSION.manifest" "/xenhost/xenhost-$XB_VERSION.packages"; do
         check "ISO carries $f" grep -q "'$f'" "$T_DIR/isofiles"
 done
 # An unsigned build carries no keyring: the installer then asks for none.
@@ -93,10 +94,83 @@ check "ISO is hybrid (MBR for USB sticks)" bash -c "file '$XB_ISO' | grep -q 'DO
 echo "# ISO $(stat -c %s "$XB_ISO") bytes"
 
 # The PXE tree.
-for f in xenhost/vmlinuz xenhost/initrd.img "xenhost/xenhost-$XB_VERSION.img" boot/grub/grub.cfg \
+for f in xenhost/vmlinuz xenhost/initrd.img "xenhost/xenhost-$XB_VERSION.img" "xenhost/xenhost-$XB_VERSION.packages" \
+        boot/grub/grub.cfg \
         boot/grub/i386-pc/core.0 boot/grub/x86_64-efi/core.efi pxelinux.cfg/default; do
         check "PXE tree has $f" test -s "$XB_OUT/pxe/$f"
 done
+
+# The package list beside the manifest: what a rebuild pins.
+XB_PKGS=$XB_OUT/xenhost-$XB_VERSION.packages
+check "the package list is recorded beside the manifest" test -s "$XB_PKGS"
+check "the package list is sorted" env LC_ALL=C sort -c "$XB_PKGS"
+check_eq "the package list has the manifest's Xen version" "$(sed -n 's/^XEN_VERSION=//p' "$XB_MAN")" \
+        "$(awk -F'\t' '$1 == "xen-hypervisor-4.17-amd64" { print $2 }' "$XB_PKGS")"
+
+# Reproducible media: the ISO and the PXE tree a second time, in another
+# directory, from the same recipe and SOURCE_DATE_EPOCH. The dom0 tree and
+# the host image are linked in from the first build (two images were
+# compared above); the installer initrd (dracut, with a cache of its own),
+# the GRUB images and the ISO are made afresh.
+again=${XB_OUT%/}-again
+media_again_clean() { # a build that was killed may have left its chroot mounted
+        umount -R "$again/initrd-work/merged" 2>/dev/null
+        rm -rf --one-file-system "$again"
+}
+media_again_clean
+mkdir -p "$again/cache"
+for f in rootfs rootfs.key "xenhost-$XB_VERSION.img" "xenhost-$XB_VERSION.img.key" "xenhost-$XB_VERSION.manifest"; do
+        cp -al "$XB_OUT/$f" "$again/" 2>/dev/null || cp -a --reflink=auto "$XB_OUT/$f" "$again/"
+done
+t0=$SECONDS
+check "a second build of the ISO and PXE tree (another directory, same recipe)" \
+        env XENHOST_CACHE="$again/cache" "$XB" all --out "$again"
+echo "# second build of the initrd, ISO and PXE tree: $((SECONDS - t0)) s"
+check "the second build reused the dom0 tree and the image" bash -c \
+        "grep -q 'using the dom0 tree as it is' '$again/build.log' && grep -q 'using the host image as it is' '$again/build.log'"
+
+# explain_diff A B: what differs, for the log: diffoscope's first lines and
+# its list of differences where it is installed, else the ISOs' listings.
+explain_diff() {
+        if command -v diffoscope >/dev/null; then
+                timeout 300 diffoscope --no-progress --text "$T_DIR/diffoscope.txt" "$1" "$2" >/dev/null 2>&1
+                head -30 "$T_DIR/diffoscope.txt" | sed 's/^/#   /'
+                echo "#   ... in all, what differs:"
+                grep -E '^(│ )*├── ' "$T_DIR/diffoscope.txt" | head -20 | sed 's/^/#   /'
+        elif [ "${1%.iso}" != "$1" ]; then
+                diff <(xorriso -indev "$1" -find / -exec lsdl 2>/dev/null) \
+                        <(xorriso -indev "$2" -find / -exec lsdl 2>/dev/null) | head -40 | sed 's/^/#   /'
+                echo "#   $(cmp -l "$1" "$2" 2>/dev/null | wc -l) bytes differ"
+        else
+                echo "#   $(cmp -l "$1" "$2" 2>/dev/null | wc -l) bytes differ"
+        fi
+}
+iso2=$again/xenhost-$XB_VERSION.iso
+if cmp "$XB_ISO" "$iso2" >"$T_DIR/cmp.out" 2>&1; then
+        ok "two builds give the same ISO (cmp)"
+else
+        not_ok "two builds give the same ISO (cmp)"
+        sed 's/^/#   /' "$T_DIR/cmp.out"
+        explain_diff "$XB_ISO" "$iso2"
+fi
+check "two builds give the same PXE tree (diff -r)" diff -r "$XB_OUT/pxe" "$again/pxe"
+pxe_differ=$(cd "$XB_OUT/pxe" && find . -type f | sort | while read -r f; do
+        cmp -s "$f" "$again/pxe/$f" || echo "$f"
+done)
+check_eq "every file of the two PXE trees is the same (cmp)" "" "$pxe_differ"
+if diff <(cd "$XB_OUT/pxe" && find . -printf '%p %M %T@ %l\n' | sort) \
+        <(cd "$again/pxe" && find . -printf '%p %M %T@ %l\n' | sort) >"$T_DIR/pxe-meta.diff"; then
+        ok "the two PXE trees have the same names, modes and dates"
+else
+        not_ok "the two PXE trees have the same names, modes and dates"
+        echo "#   $(grep -c '^<' "$T_DIR/pxe-meta.diff") entries differ, the first (name, mode, date):"
+        grep '^[<>]' "$T_DIR/pxe-meta.diff" | head -12 | sed 's/^/#   /'
+fi
+for f in $pxe_differ; do
+        echo "# differs: pxe/${f#./}"
+        explain_diff "$XB_OUT/pxe/$f" "$again/pxe/$f"
+done
+media_again_clean
 
 # Unchanged recipe: the cached stages are not rebuilt.
 t0=$SECONDS
