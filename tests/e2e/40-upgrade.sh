@@ -242,6 +242,9 @@ OPERATOR_STATE='for u in root ops; do getent passwd $u; getent shadow $u; done; 
         . /etc/xenhost/inventory; echo "INSTALLATION_UUID=$INSTALLATION_UUID SR_UUID=$SR_UUID"
         vg=VG_XenStorage-$SR_UUID; lvchange -q -ay "$vg/xh-keep" 2>/dev/null
         echo "xh-keep $(head -c 8M "/dev/$vg/xh-keep" | sha256sum | cut -d" " -f1)"'
+# ops_ssh PORT: the operator's user logs in with its password (given to
+# sshpass through the environment, never a command line).
+ops_ssh() { SSHPASS=$OPS_PW in_ns sshpass -e ssh "${SSH_OPTS[@]}" -p "$1" ops@127.0.0.1 true; }
 operator_changes() { # CASE PORT
         local hash
         hash=$(openssl passwd -6 -salt xhopsalt -stdin <<<"$OPS_PW")
@@ -326,8 +329,7 @@ upgrade_rollback() {
                 not_ok "$name: accounts, keys, guest configs, preserve.d paths, logs, UUIDs and the SR volume's bytes are preserved"
                 diff <(printf '%s\n' "$BEFORE") <(printf '%s\n' "$after") | sed 's/^/#   /'
         fi
-        check "$name: the operator's user logs in with its password" \
-                SSHPASS=$OPS_PW in_ns sshpass -e ssh "${SSH_OPTS[@]}" -p "$port" ops@127.0.0.1 true
+        check "$name: the operator's user logs in with its password" ops_ssh "$port"
         check "$name: root logs in with the operator's authorized key" \
                 in_ns ssh "${SSH_OPTS[@]}" -o BatchMode=yes -i "$T_DIR/opkey" -p "$port" root@127.0.0.1 true
         check_eq "$name: Domain-0 is listed by xl on N+1" "Domain-0" "$(ssh_host "$port" "xl list | awk 'NR==2{print \$1}'" 2>/dev/null)"
