@@ -288,27 +288,11 @@ int install_keyring(const struct install_env *env, char **ret) {
 #define KEYRING_SIZE_MAX (1024 * 1024)
 
 static int read_keyring(struct install *in) {
-        _cleanup_close_ int fd = open(in->keyring, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t len = 0;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                return fail(in, "cannot read keyring %s: %s", in->keyring, strerror(errno)), negative_errno();
-        if (!S_ISREG(st.st_mode) || st.st_size > (off_t) KEYRING_SIZE_MAX)
+        int r = read_full_file_bounded(in->keyring, KEYRING_SIZE_MAX, &in->keyring_data, &in->keyring_len);
+        if (r == -EBADFD || r == -EISDIR || r == -EFBIG)
                 return fail(in, "keyring %s is not a regular file of at most 1 MiB", in->keyring), -EBADMSG;
-        if (!(buf = malloc((size_t) st.st_size + 1)))
-                return -ENOMEM;
-        while (len < (size_t) st.st_size) {
-                ssize_t n = read(fd, buf + len, (size_t) st.st_size - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return fail(in, "cannot read keyring %s: %s", in->keyring, n < 0 ? strerror(errno) : "short read"),
-                               -EIO;
-                len += (size_t) n;
-        }
-        in->keyring_data = TAKE_PTR(buf);
-        in->keyring_len = len;
+        if (r < 0)
+                return fail(in, "cannot read keyring %s: %s", in->keyring, strerror(-r)), r;
         return 0;
 }
 
