@@ -246,7 +246,7 @@ static int probe_nics(struct install_facts *f) {
 
 /* The host image: the one given, or the manifest on the media. */
 static int probe_image(struct install_facts *f, const struct install_env *env, char **ret_reason) {
-        _cleanup_free_ char *image = NULL, *manifest = NULL, *text = NULL, *why = NULL;
+        _cleanup_free_ char *image = NULL, *manifest = NULL;
         struct manifest m = {};
         int r;
 
@@ -275,14 +275,11 @@ static int probe_image(struct install_facts *f, const struct install_env *env, c
         if (!image || !manifest)
                 return 0; /* the plan says there is no image */
         /* Bounded, and only a regular file: a FIFO or a device named
-         * *.manifest must not hang or fill the memory of the probe. */
-        r = manifest_read(manifest, &text, NULL, &why);
+         * *.manifest must not hang or fill the memory of the probe. The
+         * signature is the verify step's (no keyring here). */
+        r = manifest_load(manifest, NULL, 0, &m, ret_reason);
         if (r < 0)
-                return reason_set(ret_reason, "%s", why ?: "cannot read the manifest"), r;
-        why = mfree(why);
-        r = manifest_parse(text, &m, &why);
-        if (r < 0)
-                return reason_set(ret_reason, "%s: %s", manifest, why ?: "malformed manifest"), r;
+                return r;
         f->has_image = true;
         f->image = (struct image_facts) {
                 .image = TAKE_PTR(image),
