@@ -12,6 +12,7 @@
 #include "log.h"
 #include "macro.h"
 #include "plan.h"
+#include "tui.h"
 
 static const char *arg_check;
 static const char *arg_answerfile;
@@ -26,14 +27,16 @@ static bool arg_generator;
 static bool arg_json;
 static const char *arg_facts;
 static const char *arg_work_dir;
+static bool arg_tui;
 
 static void help(void) {
         printf("Usage: xenhost-install --answerfile FILE|URL [--media DIR] [--serial]\n"
                "       xenhost-install --check-answerfile FILE|URL\n"
                "       xenhost-install --dry-run --answerfile FILE|URL\n"
+               "       xenhost-install --tui [--media DIR]\n"
                "\n"
                "The xenhost installer: installs unattended from a XenServer-style answer file\n"
-               "(DESIGN.md section 5). The interactive installer (TUI) is not built yet.\n"
+               "(DESIGN.md section 5), or interactively (--tui).\n"
                "Outside the installer environment it writes nothing but loop devices.\n"
                "An answer file is a local file, file://PATH, an absolute path looked up on\n"
                "the install media (" FETCH_MEDIA_ROOT_DEFAULT ") and then on the root file\n"
@@ -49,6 +52,9 @@ static void help(void) {
                "                           (FILE:LINE: what is wrong) on stderr and exits 1\n"
                "  --answerfile FILE|URL    install unattended as the answer file says\n"
                "                           (@FILE: the location is the first line of FILE)\n"
+               "  --tui                    the interactive installer (80x25 terminal, keyboard only);\n"
+               "                           outside the installer environment it offers only the\n"
+               "                           disks named in " TUI_DISKS_ENV " (loop devices)\n"
                "  --answerfile-generator FILE|URL\n"
                "                           run this script; what it prints is the answer file\n"
                "  --media DIR              the mounted install media (host image, answer file paths)\n"
@@ -77,7 +83,7 @@ static void help(void) {
 
 static int parse_argv(int argc, char **argv) {
         enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL, ARG_GENERATOR, ARG_JSON, ARG_FACTS, ARG_WORK_DIR,
-               ARG_INSECURE_UNSIGNED };
+               ARG_INSECURE_UNSIGNED, ARG_TUI };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"verbose", no_argument, NULL, 'v'},
@@ -94,6 +100,7 @@ static int parse_argv(int argc, char **argv) {
                 {"json", no_argument, NULL, ARG_JSON},
                 {"facts", required_argument, NULL, ARG_FACTS},
                 {"work-dir", required_argument, NULL, ARG_WORK_DIR},
+                {"tui", no_argument, NULL, ARG_TUI},
                 {},
         };
         int c, r;
@@ -149,6 +156,9 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_WORK_DIR:
                         arg_work_dir = optarg;
                         break;
+                case ARG_TUI:
+                        arg_tui = true;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -160,9 +170,11 @@ static int parse_argv(int argc, char **argv) {
                                                 "FILE to see the parsed answer file");
         if ((arg_json || arg_facts) && !arg_dry_run)
                 return log_error_errno(-EINVAL, "--json and --facts go with --dry-run");
-        if (!arg_check && !arg_answerfile)
-                return log_error_errno(-EINVAL, "Nothing to do: the interactive installer is not available yet; "
-                                                "use --check-answerfile FILE or --dry-run --answerfile FILE");
+        if (arg_tui && (arg_check || arg_answerfile || arg_dry_run))
+                return log_error_errno(-EINVAL, "--tui stands alone: the answers come from the screen");
+        if (!arg_check && !arg_answerfile && !arg_tui)
+                return log_error_errno(-EINVAL, "Nothing to do: use --tui, --answerfile FILE, "
+                                                "--check-answerfile FILE or --dry-run --answerfile FILE");
         return 1;
 }
 
@@ -431,9 +443,34 @@ static int dry_run(const struct install_config *c) {
         return plan->n_errors > 0 ? -EINVAL : 0;
 }
 
+/* --tui: the interactive front end, with the same engine. */
+static int tui(void) {
+        _cleanup_free_ char *reason = NULL;
+        struct install_env env = {
+                .media_root = arg_media,
+                .image = arg_image,
+                .keyring = arg_keyring,
+                .insecure_unsigned = arg_insecure_unsigned,
+                .log_path = arg_log,
+                .work_dir = arg_work_dir,
+                .serial = arg_serial,
+                .efi = access("/sys/firmware/efi", F_OK) == 0,
+        };
+        int r = tui_run(&env, &reason);
+        if (r == -ECANCELED)
+                return log_error_errno(r, "Installer left: %s", reason ?: "nothing was written");
+        if (r < 0)
+                return log_error_errno(r, "Installation failed: %s", reason ?: strerror(-r));
+        printf("xenhost is installed\n");
+        return 0;
+}
+
 static int run(void) {
         _cleanup_install_config_ struct install_config *c = NULL;
         int r;
+
+        if (arg_tui)
+                return tui();
 
         if (arg_check) {
                 _cleanup_free_ char *shown = NULL;
