@@ -62,6 +62,7 @@ bench: $(O)/bin/xenhost-build
 	tests/bench/slot-bench.sh --build $(O) $(BENCH_ARGS)
 	tests/bench/qemu-bench.sh --build $(O)
 	tests/bench/install-bench.sh --build $(O)
+	tests/bench/boot-bench.sh $(BOOT_BENCH_ARGS)
 .PHONY: bench
 # Keep objects of test programs between runs.
 .SECONDARY:

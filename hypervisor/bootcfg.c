@@ -59,11 +59,12 @@ int grub_cfg_render(const struct boot_options *o, const struct slot_boot *slots,
                    "insmod ext2\n"
                    "insmod multiboot2\n"
                    "set default=slot-%c\n"
-                   /* Short: a host boots unattended and the boot-time work
-                    * (health check, boot counting) waits for it; the other
-                    * slot stays one key away. */
+                   /* Short: a host boots unattended, and every second here
+                    * is a second of VM downtime at each upgrade reboot. The
+                    * menu is still drawn, so the other slot stays one arrow
+                    * key away (a key stops the countdown). */
                    "set timeout_style=menu\n"
-                   "set timeout=3\n",
+                   "set timeout=1\n",
                 o->default_slot);
         if (o->serial)
                 fprintf(f, "serial --unit=0 --speed=%u\nterminal_input console serial\nterminal_output console serial\n",

@@ -363,8 +363,8 @@ upgrade_rollback() {
 # check; GRUB uses up its tries and returns to N by itself. The new slot is
 # broken on the host after apply (mounted from its partition):
 #   upgrade-fallback  its systemd reboots at once (a dom0 that cannot start;
-#                     the initrd's systemd switches root into the slot's
-#                     /usr/lib/systemd/systemd, not into /sbin/init);
+#                     the initrd switches root into the slot's /sbin/init,
+#                     a link to /usr/lib/systemd/systemd);
 #   upgrade-hang      its health check hangs: the try watchdog (xen_wdt, a
 #                     short deadline set for the test) has Xen restart the host.
 BREAK_INIT='mv /mnt/xh-b/usr/lib/systemd/systemd /mnt/xh-b/usr/lib/systemd/systemd.real

@@ -28,7 +28,7 @@ awk '/^menuentry / { match($0, /--id slot-[ab]/); id = substr($0, RSTART + 5, 6)
                      print "  echo \"XH-BOOTED " id "\""; print "  halt"; skip = 1; next }
      skip && /^}/ { skip = 0; print; next }
      skip { next }
-     { print }' real.cfg | sed 's/^set timeout=3$/set timeout=0/' >test.cfg
+     { print }' real.cfg | sed 's/^set timeout=1$/set timeout=0/' >test.cfg
 check_eq "only the entry bodies and the timeout differ from the real grub.cfg" \
         "$(sed -n '/^menuentry/q;/^set timeout=/d;p' real.cfg | sha256sum)" \
         "$(sed -n '/^menuentry/q;/^set timeout=/d;p' test.cfg | sha256sum)"

@@ -49,7 +49,7 @@ static void test_grub_cfg(void **state) {
         assert_int_equal(grub_cfg_render(&o, slots, 2, &s), 0);
         assert_non_null(strstr(s, "set default=slot-a"));
         assert_null(strstr(s, "saved_entry"));
-        assert_non_null(strstr(s, "set timeout=3\n"));
+        assert_non_null(strstr(s, "set timeout=1\n"));
         assert_non_null(strstr(s, "--id slot-a"));
         assert_non_null(strstr(s, "--id slot-b"));
         assert_non_null(strstr(s, "search --no-floppy --fs-uuid --set=root 2222-bbbb"));
