@@ -30,7 +30,7 @@ answerfile() { # SRTYPE PROTO [MODE]
         cat <<XML
 <?xml version="1.0"?>
 <installation mode="${3:-fresh}" srtype="$1">
-  <primary-disk guest-storage="yes">vda</primary-disk>
+  <primary-disk guest-storage="yes">${PRIMARY:-vda}</primary-disk>
   <keymap>us</keymap>
   <root-password type="plaintext">$PW</root-password>
   <source type="local"/>
@@ -40,6 +40,19 @@ answerfile() { # SRTYPE PROTO [MODE]
   <ntp-server>10.0.2.2</ntp-server>
 </installation>
 XML
+}
+
+# The install disk as QEMU attaches it, by KIND: virtio (512-byte sectors),
+# nvme4k (NVMe with 4096-byte logical sectors, as 4Kn RAID controllers and
+# drives present themselves) or sata (AHCI on q35). The answer files of the
+# last two name the disk by id, as an operator's would for real hardware.
+disk_args() { # DISK
+        case ${KIND:-virtio} in
+        virtio) echo "-drive file=$1,format=raw,if=virtio,cache=unsafe" ;;
+        nvme4k) echo "-drive file=$1,format=raw,if=none,id=d0,cache=unsafe" \
+                "-device nvme,serial=XH4KN,drive=d0,logical_block_size=4096,physical_block_size=4096" ;;
+        sata) echo "-drive file=$1,format=raw,if=none,id=d0,cache=unsafe -device ide-hd,drive=d0,bus=ide.0,serial=XHSATA" ;;
+        esac
 }
 
 # qemu_ns NAME FIRMWARE LOG ARGS...: QEMU in the test's namespace, with the
@@ -114,7 +127,7 @@ xorriso -osirrox on -indev "$XB_ISO" -extract /boot/vmlinuz "$T_DIR/iso-vmlinuz"
         "$T_DIR/iso-initrd.img" >/dev/null 2>&1
 
 install_and_boot() { # NAME FIRMWARE SRTYPE PROTO PORT
-        local name=$1 fw=$2 sr=$3 proto=$4 port=$5 t pid log disk=$T_DIR/$1.disk
+        local name=$1 fw=$2 sr=$3 proto=$4 port=$5 t pid log disk=$T_DIR/$1.disk dargs
         # XH_E2E_ONLY=PATTERN runs only the matching cases (for working on one).
         [[ "$name" == ${XH_E2E_ONLY:-*} ]] || return 0
         GUEST_IP=
@@ -122,18 +135,19 @@ install_and_boot() { # NAME FIRMWARE SRTYPE PROTO PORT
         check "$name: the answer file checks clean" "$XH_TOP/build/bin/xenhost-install" --check-answerfile "$T_DIR/$name.xml"
         rm -f "$disk"
         truncate -s 50G "$disk"
+        read -r -a dargs <<<"$(disk_args "$disk")"
         log=$T_DIR/$name.install.serial
         if [ "${6:-}" = url ]; then
                 # The plain ISO, its unattended entry's answer file on the
                 # test's HTTP server: the installer brings the network up.
                 cp "$T_DIR/$name.xml" "$WWW/$name.xml"
-                pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+                pid=$(qemu_ns "$name" "$fw" "$log" "$port" "${dargs[@]}" \
                         -cdrom "$XB_ISO" -kernel "$T_DIR/iso-vmlinuz" -initrd "$T_DIR/iso-initrd.img" \
                         -append "$(iso_unattended_cmdline "http://10.0.2.2:$HTTP_PORT/$name.xml")")
         else
                 "$XB" iso --out "$XB_OUT" --answerfile "$T_DIR/$name.xml" --iso "$T_DIR/$name.iso" >"$T_DIR/$name.build" 2>&1 ||
                         { not_ok "$name: media with the answer file"; tail -5 "$T_DIR/$name.build"; return; }
-                pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe" \
+                pid=$(qemu_ns "$name" "$fw" "$log" "$port" "${dargs[@]}" \
                         -cdrom "$T_DIR/$name.iso" -boot order=dc)
         fi
         t0=$SECONDS
@@ -152,13 +166,20 @@ install_and_boot() { # NAME FIRMWARE SRTYPE PROTO PORT
                 tail -c 2500 "$log" | sed 's/^/#   /'
                 return
         fi
-        check "$name: the disk is a xenhost disk" bash -c "'$XH_TOP/build/bin/xenhost-partition' show --json '$disk' | jq -e '.xenhost' >/dev/null"
+        # A 4Kn disk's image is read through a loop device with its sector
+        # size (a file alone does not say where its GPT is).
+        if [ "${KIND:-virtio}" = nvme4k ]; then
+                check "$name: the disk is a xenhost disk (4096-byte sectors)" bash -c "l=\$(losetup -r -b 4096 -f --show '$disk') &&
+                        { '$XH_TOP/build/bin/xenhost-partition' show --json \$l | jq -e '.xenhost' >/dev/null; r=\$?; losetup -d \$l; exit \$r; }"
+        else
+                check "$name: the disk is a xenhost disk" bash -c "'$XH_TOP/build/bin/xenhost-partition' show --json '$disk' | jq -e '.xenhost' >/dev/null"
+        fi
 
         # Power on the installed disk alone. A static host is not where
         # QEMU's DHCP would put it: SSH is forwarded to its own address.
         log=$T_DIR/$name.boot.serial
         [ "$proto" = static ] && GUEST_IP=10.0.2.20 || GUEST_IP=
-        pid=$(qemu_ns "$name" "$fw" "$log" "$port" -drive "file=$disk,format=raw,if=virtio,cache=unsafe")
+        pid=$(qemu_ns "$name" "$fw" "$log" "$port" "${dargs[@]}")
         if t=$(wait_serial "$log" 'XENHOST-HEALTH:' 400) && grep -aq 'XENHOST-HEALTH: OK' "$log"; then
                 ok "$name: host boots into Xen and passes its health check ($t s after power-on)"
                 grep -a 'XENHOST-HEALTH' "$log" | tr -d '\r' | sed 's/^.*XENHOST/#   XENHOST/' | head -1
@@ -177,6 +198,13 @@ install_and_boot() { # NAME FIRMWARE SRTYPE PROTO PORT
         check "$name: the SR is there ($sr)" grep -aq "XENHOST-HEALTH: OK.* sr=$sr:VG_XenStorage-" "$log"
         check "$name: root logs in over SSH with the installed password" ssh_host "$port" true
         check_eq "$name: Domain-0 is listed by xl" "Domain-0" "$(ssh_host "$port" "xl list | awk 'NR==2{print \$1}'" 2>/dev/null)"
+        # The inventory names the disk by id (a name that survives a
+        # controller or slot change), and it is the disk the answer file named.
+        [ -n "${PRIMARY:-}" ] && check_eq "$name: the inventory names the disk by id, the one the answer file named" "by-id same" \
+                "$(ssh_host "$port" ". /etc/xenhost/inventory; case \$PRIMARY_DISK in /dev/disk/by-id/*) echo -n 'by-id ' ;; *) echo -n \"\$PRIMARY_DISK \" ;; esac;
+                        [ \"\$(readlink -f \$PRIMARY_DISK)\" = \"\$(readlink -f $PRIMARY)\" ] && echo same || echo different" 2>/dev/null)"
+        [ "${KIND:-virtio}" = nvme4k ] && check_eq "$name: the disk has 4096-byte logical sectors" 4096 \
+                "$(ssh_host "$port" '. /etc/xenhost/inventory; blockdev --getss "$(readlink -f "$PRIMARY_DISK")"' 2>/dev/null)"
         check_eq "$name: inventory names the SR type and slot a" "$sr a" \
                 "$(ssh_host "$port" ". /etc/xenhost/inventory; echo \$SR_TYPE \$ACTIVE_SLOT" 2>/dev/null)"
         [ "$sr" = ext ] && check "$name: the ext SR is mounted" ssh_host "$port" \
@@ -259,8 +287,10 @@ reinstall_keeps_sr() { # NAME FIRMWARE PORT: reinstall over the disk of NAME
 
 install_and_boot bios-lvm-dhcp bios lvm dhcp 10022 url make_sr_volume
 reinstall_keeps_sr bios-lvm-dhcp bios 10022
-install_and_boot uefi-lvm-dhcp uefi lvm dhcp 10023
-install_and_boot bios-ext-static bios ext static 10024
+# Disk kinds ride on the other cases, to keep the run short: OVMF on a 4Kn
+# NVMe drive, SeaBIOS on SATA (AHCI).
+KIND=nvme4k PRIMARY=/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_XH4KN install_and_boot uefi-lvm-dhcp-nvme4k uefi lvm dhcp 10023
+KIND=sata PRIMARY=/dev/disk/by-id/ata-QEMU_HARDDISK_XHSATA install_and_boot bios-ext-static-sata bios ext static 10024
 
 # Broken answer files: the install stops before the disk is written.
 broken_port=10030
