@@ -35,6 +35,7 @@ include partitioner/module.mk
 include hypervisor/module.mk
 include image/module.mk
 include upgrade/module.mk
+include supplemental-packs/module.mk
 include installer/module.mk
 include tests/module.mk
 include tests/fuzz/module.mk

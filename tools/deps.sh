@@ -6,12 +6,14 @@ set -euo pipefail
 
 build=(build-essential pkg-config libparted-dev libblkid-dev libfdisk-dev uuid-dev libjson-c-dev
        libcmocka-dev libxml2-dev libcurl4-openssl-dev libcrypt-dev libarchive-dev libefiboot-dev
-       libefivar-dev libgpgme-dev libssl-dev libzstd-dev libncurses-dev)
+       libefivar-dev libgpgme-dev libssl-dev libzstd-dev libncurses-dev librpm-dev)
 # What the programs run at run time, and what the tests check them with
 # (clang with its libFuzzer and sanitizer runtimes, and llvm-symbolizer for
 # readable reports, build the fuzz harnesses of tests/fuzz).
+# rpm gives rpmbuild (the supplemental-pack tests build small RPMs) and rpm
+# to check a root's rpm database; xorriso reads pack ISOs back in tests.
 test=(console-data tzdata e2fsprogs dosfstools mtools fdisk parted gdisk util-linux lvm2 udev jq bc python3 gpg gpgv file tftpd-hpa openssl tmux
-      clang libclang-rt-dev llvm)
+      clang libclang-rt-dev llvm rpm xorriso)
 media=(mmdebstrap squashfs-tools zstd xorriso grub-pc-bin grub-efi-amd64-bin grub-common grub2-common
        cpio busybox-static)
 e2e=(qemu-system-x86 qemu-utils ovmf iproute2 sshpass openssh-client)
