@@ -364,9 +364,10 @@ static int on_confirm(const struct install_plan *plan, void *userdata) {
         return streq(answer, "yes");
 }
 
-static int install(const struct install_config *c) {
-        _cleanup_free_ char *reason = NULL;
-        struct install_env env = {
+/* What every front end hands the engine: the media, image, keyring, log
+ * and console options of the command line, and the firmware booted. */
+static struct install_env env_from_args(void) {
+        return (struct install_env) {
                 .media_root = arg_media,
                 .image = arg_image,
                 .keyring = arg_keyring,
@@ -376,6 +377,11 @@ static int install(const struct install_config *c) {
                 .serial = arg_serial,
                 .efi = access("/sys/firmware/efi", F_OK) == 0,
         };
+}
+
+static int install(const struct install_config *c) {
+        _cleanup_free_ char *reason = NULL;
+        struct install_env env = env_from_args();
         struct install_frontend fe = {.confirm = on_confirm, .progress = on_progress, .warning = on_warning,
                                       .userdata = (void *) c};
         int r;
@@ -446,16 +452,7 @@ static int dry_run(const struct install_config *c) {
 /* --tui: the interactive front end, with the same engine. */
 static int tui(void) {
         _cleanup_free_ char *reason = NULL;
-        struct install_env env = {
-                .media_root = arg_media,
-                .image = arg_image,
-                .keyring = arg_keyring,
-                .insecure_unsigned = arg_insecure_unsigned,
-                .log_path = arg_log,
-                .work_dir = arg_work_dir,
-                .serial = arg_serial,
-                .efi = access("/sys/firmware/efi", F_OK) == 0,
-        };
+        struct install_env env = env_from_args();
         int r = tui_run(&env, &reason);
         if (r == -ECANCELED)
                 return log_error_errno(r, "Installer left: %s", reason ?: "nothing was written");
