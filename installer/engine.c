@@ -130,23 +130,9 @@ static int run(struct install *in, const char *what, const char *const *argv) {
         return r;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                                return negative_errno();
-                        *s = '/';
-                }
-        return mkdir(p, mode) < 0 && errno != EEXIST ? negative_errno() : 0;
-}
-
 static int mount_at(struct install *in, const char *what, const char *src, const char *dst, const char *type,
                     const char *opts) {
-        int r = mkdir_p(dst, 0755);
+        int r = mkdir_all(dst, 0755);
         if (r < 0)
                 return fail(in, "cannot create %s: %s", dst, strerror(-r)), r;
         char **nm = reallocarray(in->mounts, in->n_mounts + 1, sizeof(char *));
@@ -445,7 +431,7 @@ static int write_target(struct install *in, const struct plan_file *f) {
         if ((r = target_path(in, f->path, &p)) < 0 || !(dir = strdup(p)))
                 return -ENOMEM;
         *strrchr(dir, '/') = 0;
-        if ((r = mkdir_p(dir, 0755)) < 0)
+        if ((r = mkdir_all(dir, 0755)) < 0)
                 return fail(in, "cannot create the directory of %s: %s", f->path, strerror(-r)), r;
         switch (f->kind) {
         case PLAN_FILE_REGULAR:
@@ -534,7 +520,7 @@ static int step_configure(struct install *in) {
                         return r;
         }
         _cleanup_free_ char *efi = NULL;
-        if ((r = target_path(in, "/boot/efi", &efi)) < 0 || (r = mkdir_p(efi, 0755)) < 0)
+        if ((r = target_path(in, "/boot/efi", &efi)) < 0 || (r = mkdir_all(efi, 0755)) < 0)
                 return fail(in, "cannot create /boot/efi: %s", strerror(-r)), r;
         /* The keyring the image was verified with: from now on the host's
          * upgrades and packs require a signature by it (DESIGN.md section 3). */
@@ -543,7 +529,7 @@ static int step_configure(struct install *in) {
                 if ((r = target_path(in, "/etc/xenhost", &dir)) < 0 ||
                     (r = target_path(in, "/etc/xenhost/keyring.gpg", &k)) < 0)
                         return r;
-                if ((r = mkdir_p(dir, 0755)) < 0 ||
+                if ((r = mkdir_all(dir, 0755)) < 0 ||
                     (r = write_file_atomic(k, in->keyring_data, in->keyring_len, 0644)) < 0)
                         return fail(in, "cannot write /etc/xenhost/keyring.gpg: %s", strerror(-r)), r;
                 (void) chmod(k, 0644); /* whatever the umask */
@@ -787,7 +773,7 @@ int install_plan_apply(const struct install_plan *plan, const struct install_con
                 return reason_set(ret_reason, "the plan has errors: %s", plan->errors[0]), -EINVAL;
         if (asprintf(&in.work, "%s", env->work_dir ?: "/run/xenhost-install") < 0)
                 return -ENOMEM;
-        (void) mkdir_p(in.work, 0755);
+        (void) mkdir_all(in.work, 0755);
         if (install_mode_keeps_host(plan->mode)) {
                 r = offline_apply(&in);
                 goto out;

@@ -148,3 +148,17 @@ int sync_file_system(const char *path) {
         close(fd);
         return r;
 }
+
+int mkdir_all(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++)
+                if (*s == '/') {
+                        *s = 0;
+                        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                                return negative_errno();
+                        *s = '/';
+                }
+        return mkdir(p, mode) < 0 && errno != EEXIST ? negative_errno() : 0;
+}

@@ -28,3 +28,7 @@ int read_full_file_bounded(const char *path, size_t max, char **ret, size_t *ret
  * For the ESP: on vfat a renamed file with an fsync of it and of its
  * directory did not survive a power cut (QEMU, writeback cache). */
 int sync_file_system(const char *path);
+
+/* mkdir -p: PATH and every missing parent, with MODE; existing ones are
+ * fine. */
+int mkdir_all(const char *path, mode_t mode);

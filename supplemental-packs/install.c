@@ -30,22 +30,6 @@ static char *record_path(const char *root, const char *name) {
         return s;
 }
 
-static int mkdir_p(const char *path, mode_t mode) {
-        _cleanup_free_ char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        for (char *s = p + 1; *s; s++)
-                if (*s == '/') {
-                        *s = 0;
-                        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                                return negative_errno();
-                        *s = '/';
-                }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return negative_errno();
-        return 0;
-}
-
 static const char *jstr(json_object *o, const char *key) {
         json_object *v;
         return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
@@ -221,7 +205,7 @@ static int keep_copy(struct pack *p, const char *root, char **ret_reason) {
             asprintf(&tmp, "%s/.%s.pack.new", dir, p->info.name) < 0 ||
             asprintf(&old, "%s/.%s.pack.old", dir, p->info.name) < 0)
                 return -ENOMEM;
-        if ((r = mkdir_p(dir, 0755)) < 0)
+        if ((r = mkdir_all(dir, 0755)) < 0)
                 return reason_set(ret_reason, "cannot create %s: %s", dir, strerror(-r)), r;
         pack_rm_rf(tmp);
         pack_rm_rf(old);
@@ -266,7 +250,7 @@ static int record_write(const char *root, const struct pack_info *info, char **r
         int r;
         if (!dir || !path || !json)
                 return -ENOMEM;
-        if ((r = mkdir_p(dir, 0755)) < 0)
+        if ((r = mkdir_all(dir, 0755)) < 0)
                 return reason_set(ret_reason, "cannot create %s: %s", dir, strerror(-r)), r;
         size_t len = strlen(json);
         json[len] = '\n'; /* replaces the NUL; written with its length */
@@ -592,7 +576,7 @@ int pack_install(struct pack *p, const char *root, const char *keyring, unsigned
         if (!db_existed) {
                 saved_dirs_record(root, dbdir, &saved);
                 _cleanup_free_ char *parent = strndup(dbdir, strrchr(dbdir, '/') - dbdir);
-                if (!parent || mkdir_p(parent, 0755) < 0 || rpmtsInitDB(ts, 0644) != 0) {
+                if (!parent || mkdir_all(parent, 0755) < 0 || rpmtsInitDB(ts, 0644) != 0) {
                         r = (reason_set(ret_reason, "cannot create the rpm database %s: %s", dbdir, pack_rpm_last_error()),
                         -EIO);
                         goto finish;
