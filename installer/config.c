@@ -975,15 +975,10 @@ int install_config_validate(const struct install_config *c, struct config_proble
                         ERROR("sources", i, "installing from a network source is not supported yet; use the "
                                             "install media (source type local)");
         }
-        for (size_t i = 0; i < c->n_packs; i++) {
-                size_t before = p->n;
+        /* Each pack is fetched and verified by the engine before the first
+         * write (installer/engine.c); here only its location is checked. */
+        for (size_t i = 0; i < c->n_packs; i++)
                 check_location(v, "packs", i, &c->packs[i]);
-                /* Until the supplemental-packs module exists, the plan
-                 * installs without them and says so; so does this. */
-                if (p->n == before)
-                        WARNING("packs", i, "has no effect: supplemental packs cannot be installed yet, the host "
-                                            "is installed without this one");
-        }
         for (size_t i = 0; i < c->n_scripts; i++) {
                 if (c->scripts[i].location.type == LOCATION_LOCAL)
                         ERROR("scripts", i, "a script needs a URL or an NFS location");

@@ -1,7 +1,8 @@
 /* The install engine: carries out an install plan in ordered steps. The
  * deciding is done (plan.c); here every step writes what the plan says,
- * through the partitioner, the image module's slot writer and hypervisor/'s
- * boot writer, and reports to the front end through its callbacks. */
+ * through the partitioner, the image module's slot writer, libpack (the
+ * answer file's supplemental packs) and hypervisor/'s boot writer, and
+ * reports to the front end through its callbacks. */
 #include "engine.h"
 
 #include <crypt.h>
@@ -20,10 +21,12 @@
 #include "log.h"
 #include "macro.h"
 #include "manifest.h"
+#include "pack.h"
 #include "partitioner.h"
 #include "process.h"
 #include "slot.h"
 #include "upgrade.h"
+#include "upgrade-internal.h" /* download_file(): packs over http(s), as the upgrader fetches images */
 
 static const char *const step_names[_INSTALL_STEP_MAX] = {
         [INSTALL_STEP_CHECKS] = "checks",
@@ -31,23 +34,25 @@ static const char *const step_names[_INSTALL_STEP_MAX] = {
         [INSTALL_STEP_PARTITION] = "partition",
         [INSTALL_STEP_SLOT] = "write-slot",
         [INSTALL_STEP_CONFIGURE] = "configure",
+        [INSTALL_STEP_PACKS] = "packs",
         [INSTALL_STEP_BOOTLOADER] = "bootloader",
         [INSTALL_STEP_FINISH] = "finish",
 };
 
 static const char *const step_titles[_INSTALL_STEP_MAX] = {
-        [INSTALL_STEP_CHECKS] = "Checking the machine and fetching the answer file's scripts",
-        [INSTALL_STEP_VERIFY] = "Verifying the host image",
+        [INSTALL_STEP_CHECKS] = "Checking the machine and fetching the answer file's scripts and packs",
+        [INSTALL_STEP_VERIFY] = "Verifying the host image and the supplemental packs",
         [INSTALL_STEP_PARTITION] = "Partitioning the disk, creating file systems and the SR",
         [INSTALL_STEP_SLOT] = "Writing the host image into slot a",
         [INSTALL_STEP_CONFIGURE] = "Writing the host's configuration",
+        [INSTALL_STEP_PACKS] = "Installing the supplemental packs",
         [INSTALL_STEP_BOOTLOADER] = "Installing the boot loader",
         [INSTALL_STEP_FINISH] = "Finishing",
 };
 
 /* Rough share of the whole time each step takes, for the percentage
  * (measured under QEMU: verify and the slot are most of it). */
-static const unsigned step_weight[_INSTALL_STEP_MAX] = {2, 15, 15, 35, 5, 20, 3};
+static const unsigned step_weight[_INSTALL_STEP_MAX] = {2, 15, 15, 35, 5, 3, 20, 3};
 
 const char *install_step_to_string(enum install_step s) {
         return s < _INSTALL_STEP_MAX ? step_names[s] : "?";
@@ -75,6 +80,8 @@ struct install {
         char **mounts;       /* in mount order */
         size_t n_mounts;
         char **script_paths; /* fetched answer-file scripts, by index of cfg->scripts */
+        struct install_pack *packs; /* the answer file's packs, opened, in install order */
+        size_t n_packs;
         unsigned n_writes;   /* files written on the host so far (fault injection) */
 };
 
@@ -242,6 +249,275 @@ static int run_scripts(struct install *in, enum script_stage stage, const char *
         return 0;
 }
 
+/* ---- supplemental packs: fetched in step 1, verified in step 2 ------------------ */
+
+/* One pack of the answer file. Opened (pack_open() copies it into a private
+ * working directory) during the checks, so the bytes verified before the
+ * first write are the bytes installed after it, whatever the server or the
+ * media do meanwhile. */
+struct install_pack {
+        size_t index;        /* into cfg->packs */
+        char *shown;         /* where it came from, for messages: a redacted URL, or media path */
+        char *path;          /* what pack_open() was given (a download, a mount, the media) */
+        struct pack *pack;
+        bool duplicate;      /* the same pack (name, version, build) as an earlier one: installed once */
+};
+
+/* Packs larger than this are not packs: a vendor's driver pack is a few
+ * hundred MiB at most, and it is held in the installer's memory. */
+#define PACK_FETCH_SIZE_MAX (4ULL * 1024 * 1024 * 1024)
+
+static void install_packs_free(struct install *in) {
+        for (size_t i = 0; i < in->n_packs; i++) {
+                pack_free(in->packs[i].pack);
+                free(in->packs[i].shown);
+                free(in->packs[i].path);
+        }
+        free(in->packs);
+        in->packs = NULL;
+        in->n_packs = 0;
+}
+
+/* "pack 2 (http://server/b.iso)": the answer file's count, from 1. */
+static int pack_fail(struct install *in, const struct install_pack *ip, const char *why, int r) {
+        /* The library names the file it opened: a download or a mount point
+         * of ours means nothing to the operator, the location does. */
+        _cleanup_free_ char *text = NULL;
+        const char *at = why && ip->path ? strstr(why, ip->path) : NULL;
+        if (at && asprintf(&text, "%.*s%s%s", (int) (at - why), why, ip->shown, at + strlen(ip->path)) < 0)
+                text = NULL;
+        fail(in, "pack %zu (%s): %s", ip->index + 1, ip->shown, text ?: why ?: strerror(-r));
+        return r;
+}
+
+static int pack_add(struct install *in, size_t index, const char *shown, const char *path) {
+        struct install_pack *n = reallocarray(in->packs, in->n_packs + 1, sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        in->packs = n;
+        n[in->n_packs] = (struct install_pack) {.index = index, .shown = strdup(shown), .path = strdup(path)};
+        if (!n[in->n_packs].shown || !n[in->n_packs].path) {
+                free(n[in->n_packs].shown);
+                free(n[in->n_packs].path);
+                return -ENOMEM;
+        }
+        in->n_packs++;
+        return 0;
+}
+
+static int pack_open_last(struct install *in) {
+        struct install_pack *ip = &in->packs[in->n_packs - 1];
+        _cleanup_free_ char *why = NULL;
+        int r = pack_open(ip->path, &ip->pack, &why);
+        if (r < 0)
+                return pack_fail(in, ip, why, r);
+        log_info("Pack %zu: %s fetched", ip->index + 1, ip->shown);
+        return 0;
+}
+
+static int pack_entry_filter(const struct dirent *de) {
+        return de->d_name[0] != '.';
+}
+
+/* An ISO, or a directory (with pack.xml, as pack_open() checks). */
+static bool is_pack_candidate(const char *path) {
+        struct stat st;
+        size_t n = strlen(path);
+        if (stat(path, &st) < 0)
+                return false;
+        return S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && n > 4 && strcasecmp(path + n - 4, ".iso") == 0);
+}
+
+/* <pack type="local">: every pack the install media carry in packs/ (an
+ * ISO, or a directory with pack.xml), in name order, as XenServer installs
+ * every driver repository it finds on its install media for a local
+ * <driver-source>. Media without packs/ fail: the answer file asked for
+ * packs that are not there. */
+static int fetch_local_packs(struct install *in, const struct plan_pack *pp) {
+        _cleanup_free_ char *dir = NULL;
+        struct dirent **list = NULL;
+        int n, r = 0, found = 0;
+        if (!in->env->media_root)
+                return fail(in, "pack %zu (local): there are no install media to take packs from", pp->index + 1),
+                       -ENOENT;
+        if (asprintf(&dir, "%s/%s", in->env->media_root, PLAN_PACKS_MEDIA_DIR) < 0)
+                return -ENOMEM;
+        n = scandir(dir, &list, pack_entry_filter, alphasort);
+        if (n < 0)
+                return r = negative_errno(),
+                       fail(in, "pack %zu (local): the install media carry no packs (%s: %s)", pp->index + 1, dir,
+                            strerror(-r)), r;
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL, *shown = NULL;
+                if (r >= 0 && (asprintf(&path, "%s/%s", dir, list[i]->d_name) < 0 ||
+                               asprintf(&shown, "install media %s/%s", PLAN_PACKS_MEDIA_DIR, list[i]->d_name) < 0))
+                        r = -ENOMEM;
+                if (r >= 0 && is_pack_candidate(path) && (r = pack_add(in, pp->index, shown, path)) >= 0) {
+                        r = pack_open_last(in);
+                        found++;
+                }
+                free(list[i]);
+        }
+        free(list);
+        if (r >= 0 && found == 0)
+                return fail(in, "pack %zu (local): the install media carry no packs (no ISO or directory in %s)",
+                            pp->index + 1, dir), -ENOENT;
+        return r;
+}
+
+/* url and nfs packs. http and https are downloaded into the work directory
+ * (then copied into the pack's own working directory and the download
+ * dropped), file:// is opened where it is, nfs is mounted read-only for as
+ * long as it takes to copy it. */
+static int fetch_remote_pack(struct install *in, const struct plan_pack *pp) {
+        const char *address = in->cfg->packs[pp->index].address;
+        _cleanup_free_ char *path = NULL, *mnt = NULL, *src = NULL, *why = NULL;
+        bool download = false;
+        int r;
+
+        if (pp->type == LOCATION_NFS) {
+                /* server:/export/dir/pack.iso: the directory holding it is
+                 * mounted, so that the pack may be an ISO or a directory. */
+                const char *colon = strchr(address, ':'), *slash = strrchr(address, '/');
+                if (!colon || !slash || slash < colon)
+                        return fail(in, "pack %zu (%s): not an NFS location (server:/path)", pp->index + 1,
+                                    pp->location), -EINVAL;
+                if (asprintf(&src, "%.*s", slash == colon + 1 ? (int) (slash - address + 1) : (int) (slash - address),
+                             address) < 0 ||
+                    asprintf(&mnt, "%s/pack-nfs-%zu", in->work, pp->index + 1) < 0 ||
+                    asprintf(&path, "%s/%s", mnt, slash + 1) < 0)
+                        return -ENOMEM;
+                if ((r = mount_at(in, "mounting the pack's NFS export", src, mnt, "nfs", "ro,nolock")) < 0)
+                        return r;
+        } else if (startswith(address, "file://")) {
+                const char *p = address + strlen("file://");
+                p = startswith(p, "localhost") ?: p;
+                if (p[0] != '/')
+                        return fail(in, "pack %zu (%s): file:// needs an absolute path", pp->index + 1, pp->location),
+                               -EINVAL;
+                if (!(path = strdup(p)))
+                        return -ENOMEM;
+        } else if (strncasecmp(address, "http://", 7) == 0 || strncasecmp(address, "https://", 8) == 0) {
+                if (asprintf(&path, "%s/pack-%zu.download", in->work, pp->index + 1) < 0)
+                        return -ENOMEM;
+                r = download_file(address, path, PACK_FETCH_SIZE_MAX, NULL, NULL, NULL, NULL, &why);
+                if (r < 0) {
+                        (void) unlink(path);
+                        return fail(in, "pack %zu (%s): %s", pp->index + 1, pp->location, why ?: strerror(-r)), r;
+                }
+                download = true;
+        } else
+                return fail(in, "pack %zu (%s): packs are fetched over http, https, nfs or file://", pp->index + 1,
+                            pp->location), -EPROTONOSUPPORT;
+
+        r = pack_add(in, pp->index, pp->location, path);
+        if (r >= 0)
+                r = pack_open_last(in);
+        if (download)
+                (void) unlink(path);
+        if (mnt && in->n_mounts > 0 && streq(in->mounts[in->n_mounts - 1], mnt)) {
+                if (umount2(mnt, 0) < 0)
+                        (void) umount2(mnt, MNT_DETACH);
+                free(in->mounts[--in->n_mounts]);
+                (void) rmdir(mnt);
+        }
+        return r;
+}
+
+/* Every pack of the answer file fetched and opened before the first write:
+ * a pack that cannot be had stops the install here. */
+static int fetch_packs(struct install *in) {
+        const struct install_plan *p = in->plan;
+        for (size_t i = 0; i < p->n_packs; i++) {
+                int r = p->packs[i].type == LOCATION_LOCAL ? fetch_local_packs(in, &p->packs[i])
+                                                           : fetch_remote_pack(in, &p->packs[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Verifies every pack, in install order, against a scratch root that
+ * stands for the host being installed: its inventory as the plan writes it
+ * (the product version "xenhost >= ..." requirements are tested against),
+ * and the records of the packs before it, so that "pack:A" requirements and
+ * conflicts between packs of one answer file are found now, not half-way
+ * through writing the disk. The keyring is the one the image verified with,
+ * which the host keeps: as on the running host, with a keyring a pack must
+ * be signed by it; without one (media that carry no keyring) packs are
+ * accepted unsigned, as xenhost-pack accepts them on such a host. */
+static int verify_packs_in(struct install *in, const char *root) {
+        const struct plan_file *inv = install_plan_file(in->plan, "/etc/xenhost/inventory");
+        _cleanup_free_ char *records = NULL, *etc = NULL, *inv_path = NULL;
+        int r;
+
+        if (asprintf(&records, "%s%s", root, PACK_RECORD_DIR) < 0 || asprintf(&etc, "%s/etc/xenhost", root) < 0 ||
+            asprintf(&inv_path, "%s/inventory", etc) < 0)
+                return -ENOMEM;
+        if ((r = mkdir_all(records, 0755)) < 0 || (r = mkdir_all(etc, 0755)) < 0 ||
+            (inv && inv->content && (r = write_file_atomic(inv_path, inv->content, strlen(inv->content), 0644)) < 0))
+                return fail(in, "cannot prepare %s for checking the packs: %s", root, strerror(-r)), r;
+
+        for (size_t i = 0; i < in->n_packs; i++) {
+                struct install_pack *ip = &in->packs[i];
+                _cleanup_free_ char *why = NULL, *json = NULL, *record = NULL;
+                /* Same name at another version is looked at below, with
+                 * words for an answer file rather than for a running host. */
+                r = pack_verify(ip->pack, root, in->keyring, PACK_VERIFY_UPGRADE, &why);
+                if (r < 0)
+                        return pack_fail(in, ip, why, r);
+                const struct pack_info *info = pack_get_info(ip->pack);
+                const char *b = info->build ?: "";
+                if (pack_is_installed(ip->pack)) {
+                        _cleanup_free_ char *line = NULL;
+                        ip->duplicate = true;
+                        if (asprintf(&line, "pack %zu (%s) is %s %s%s%s again: it is installed once", ip->index + 1,
+                                     ip->shown, info->name, info->version, *b ? " build " : "", b) < 0)
+                                return -ENOMEM;
+                        log_info("warning: %s", line);
+                        if (in->fe && in->fe->warning)
+                                in->fe->warning(line, in->fe->userdata);
+                        continue;
+                }
+                for (size_t k = 0; k < i; k++) {
+                        const struct install_pack *o = &in->packs[k];
+                        const struct pack_info *oi = pack_get_info(o->pack);
+                        if (o->duplicate || !streq(oi->name, info->name))
+                                continue;
+                        _cleanup_free_ char *text = NULL;
+                        if (asprintf(&text, "conflict: pack %zu (%s) is %s %s%s%s, this one is %s %s%s%s: a host "
+                                            "has one version of a pack", o->index + 1, o->shown, oi->name, oi->version,
+                                     oi->build ? " build " : "", oi->build ?: "", info->name, info->version,
+                                     *b ? " build " : "", b) < 0)
+                                return -ENOMEM;
+                        return pack_fail(in, ip, text, -EEXIST);
+                }
+                /* What the next packs are checked against: this one, as
+                 * pack_install() will record it on the host. */
+                if (!(json = pack_info_to_json(info)) || asprintf(&record, "%s/%s.json", records, info->name) < 0)
+                        return -ENOMEM;
+                if ((r = write_file_atomic(record, json, strlen(json), 0644)) < 0)
+                        return fail(in, "cannot write %s: %s", record, strerror(-r)), r;
+                log_info("Pack %zu: %s %s%s%s by %s from %s verifies (%s)", ip->index + 1, info->name, info->version,
+                         *b ? " build " : "", b, info->originator ?: "?", ip->shown,
+                         pack_is_signature_checked(ip->pack) ? "signature good" : "no keyring: signature not checked");
+        }
+        return 0;
+}
+
+static int verify_packs(struct install *in) {
+        _cleanup_free_ char *root = NULL;
+        int r;
+        if (in->n_packs == 0)
+                return 0;
+        if (asprintf(&root, "%s/packs-check", in->work) < 0)
+                return -ENOMEM;
+        (void) spawn_run((const char *[]) {"rm", "-rf", "--", root, NULL}, NULL);
+        r = verify_packs_in(in, root);
+        (void) spawn_run((const char *[]) {"rm", "-rf", "--", root, NULL}, NULL);
+        return r;
+}
+
 static int step_checks(struct install *in) {
         int r = step_begin(in, INSTALL_STEP_CHECKS);
         if (r < 0)
@@ -249,9 +525,10 @@ static int step_checks(struct install *in) {
         in->disk_node = realpath(in->plan->disk, NULL);
         if (!in->disk_node)
                 return fail(in, "the primary disk %s is gone: %s", in->plan->disk, strerror(errno)), -ENODEV;
-        if ((r = fetch_scripts(in)) < 0)
+        if ((r = fetch_scripts(in)) < 0 || (r = run_scripts(in, SCRIPT_STAGE_INSTALLATION_START, NULL)) < 0)
                 return r;
-        return run_scripts(in, SCRIPT_STAGE_INSTALLATION_START, NULL);
+        /* After installation-start, which may make a pack's server reachable. */
+        return fetch_packs(in);
 }
 
 /* ---- step 2: the image -------------------------------------------------------- */
@@ -312,7 +589,7 @@ static int step_verify(struct install *in) {
                 return fail(in, "the host image changed since the plan was made"), -ESTALE;
         log_info("Host image: xenhost %s build %s (%s), SHA-256 %s", in->m.version, in->m.build,
                  image_format_to_string(in->m.image_format), in->m.image_sha256);
-        return 0;
+        return verify_packs(in);
 }
 
 /* ---- step 3: disks -------------------------------------------------------------- */
@@ -538,7 +815,48 @@ static int step_configure(struct install *in) {
         return 0;
 }
 
-/* ---- step 6: boot --------------------------------------------------------------------- */
+/* ---- step 6: supplemental packs --------------------------------------------------------- */
+
+/* The packs go into the slot once it is configured, in answer-file order
+ * (a pack requiring another of the same answer file comes after it): their
+ * RPMs' scriptlets then run in the host as it will boot (its inventory,
+ * host name and keyring in place), pack_install() checks them once more
+ * against that very root, exactly as xenhost-pack on the running host does,
+ * and records them in /var/lib/xenhost/packs with a kept copy, which is how
+ * the host and its upgrades know them. The filesystem-populated scripts run
+ * after this step and see the packs' files, as with XenServer, where they
+ * run once every package is in place. A pack that fails here fails the
+ * install: its files are taken out again by pack_install(), but the slot is
+ * written, so the host is not made bootable (the boot loader step does not
+ * run). */
+static int step_packs(struct install *in) {
+        unsigned installed = 0;
+        int r = step_begin(in, INSTALL_STEP_PACKS);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < in->n_packs; i++) {
+                struct install_pack *ip = &in->packs[i];
+                _cleanup_free_ char *why = NULL;
+                enum pack_install_result res;
+                if (ip->duplicate)
+                        continue;
+                r = pack_install(ip->pack, in->target, in->keyring, 0, NULL, NULL, &res, &why);
+                if (r < 0)
+                        return pack_fail(in, ip, why, r);
+                const struct pack_info *info = pack_get_info(ip->pack);
+                log_info("Pack %zu: %s %s from %s installed into slot %c (%zu RPM%s)", ip->index + 1, info->name,
+                         info->version, ip->shown, in->plan->slot, info->n_packages, info->n_packages == 1 ? "" : "s");
+                installed++;
+        }
+        if (in->n_packs == 0)
+                log_info("No supplemental packs to install");
+        else
+                log_info("%u supplemental pack%s installed and recorded in %s", installed, installed == 1 ? "" : "s",
+                         PACK_RECORD_DIR);
+        return 0;
+}
+
+/* ---- step 7: boot --------------------------------------------------------------------- */
 
 static int step_bootloader(struct install *in) {
         const struct install_plan *p = in->plan;
@@ -569,7 +887,7 @@ static int step_bootloader(struct install *in) {
         return 0;
 }
 
-/* ---- step 7: finish --------------------------------------------------------------------- */
+/* ---- step 8: finish --------------------------------------------------------------------- */
 
 static int step_finish(struct install *in) {
         _cleanup_free_ char *dir = NULL, *dst = NULL;
@@ -781,7 +1099,7 @@ int install_plan_apply(const struct install_plan *plan, const struct install_con
         /* Nothing is written before the checks and the image verification. */
         if ((r = step_checks(&in)) < 0 || (r = step_verify(&in)) < 0 || (r = step_partition(&in)) < 0 ||
             (r = step_slot(&in)) < 0 || (r = run_scripts(&in, SCRIPT_STAGE_PACKAGES_INSTALLED, in.target)) < 0 ||
-            (r = step_configure(&in)) < 0 ||
+            (r = step_configure(&in)) < 0 || (r = step_packs(&in)) < 0 ||
             (r = run_scripts(&in, SCRIPT_STAGE_FILESYSTEM_POPULATED, in.target)) < 0 ||
             (r = step_bootloader(&in)) < 0 || (r = step_finish(&in)) < 0)
                 goto out;
@@ -810,6 +1128,7 @@ out:
         for (size_t i = 0; in.script_paths && i < cfg->n_scripts; i++)
                 free(in.script_paths[i]);
         free(in.script_paths);
+        install_packs_free(&in);
         manifest_done(&in.m);
         free(in.keyring);
         free(in.keyring_data);

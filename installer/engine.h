@@ -2,7 +2,9 @@
  * PXE). It probes the machine, computes the plan (plan.h), asks the front
  * end for consent, and carries the plan out in ordered steps through the
  * modules' own writers: the partitioner, the image module's slot writer,
- * hypervisor/'s boot writer. It prints nothing itself: the front end hears
+ * libpack for the answer file's supplemental packs (fetched and verified
+ * before the first write, installed into the configured slot), hypervisor/'s
+ * boot writer. It prints nothing itself: the front end hears
  * of progress, warnings and questions through callbacks. */
 #pragma once
 
@@ -36,6 +38,7 @@ enum install_step {
         INSTALL_STEP_PARTITION,
         INSTALL_STEP_SLOT,
         INSTALL_STEP_CONFIGURE,
+        INSTALL_STEP_PACKS,      /* the answer file's supplemental packs, into the new slot */
         INSTALL_STEP_BOOTLOADER,
         INSTALL_STEP_FINISH,
         _INSTALL_STEP_MAX,

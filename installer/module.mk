@@ -12,11 +12,12 @@ $(INSTALLER_LIB): $(INSTALLER_OBJS)
 	$(AR) rcs $@ $^
 
 # The installer drives the partitioner, the image verifier and the boot
-# configuration, and upgrades and restores through the upgrade module (the
-# code of xenhost-upgrade): it links their libraries.
-$(O)/bin/xenhost-install: $(O)/installer/main.o $(O)/installer/tui.o $(INSTALLER_LIB) $(UPGRADE_LIB) $(PARTITIONER_LIB) $(IMAGE_LIB) $(HYPERVISOR_LIB) $(O)/libxenhost.a
+# configuration, upgrades and restores through the upgrade module (the code
+# of xenhost-upgrade), and installs the answer file's supplemental packs
+# through libpack (the code of xenhost-pack): it links their libraries.
+$(O)/bin/xenhost-install: $(O)/installer/main.o $(O)/installer/tui.o $(INSTALLER_LIB) $(UPGRADE_LIB) $(PACK_LIB) $(PARTITIONER_LIB) $(IMAGE_LIB) $(HYPERVISOR_LIB) $(O)/libxenhost.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(INSTALLER_LDLIBS) $(UPGRADE_LDLIBS) $(PARTITIONER_LDLIBS) $(IMAGE_LDLIBS) $(TUI_LDLIBS) -lcrypt
+	$(CC) $(LDFLAGS) -o $@ $^ $(INSTALLER_LDLIBS) $(UPGRADE_LDLIBS) $(PACK_LDLIBS) $(PARTITIONER_LDLIBS) $(IMAGE_LDLIBS) $(TUI_LDLIBS) -lcrypt
 
 BINS += $(O)/bin/xenhost-install
 MODULE_LIBS += $(INSTALLER_LIB)

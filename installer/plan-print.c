@@ -128,6 +128,19 @@ int install_plan_print(const struct install_plan *p, FILE *f) {
                 p->kernel_file ?: "?", p->initrd_file ?: "?");
         fprintf(f, "  default slot %c, nothing being tried\n", p->slot);
         fprintf(f, "  UEFI boot entry: %s\n", p->efi_entry ? "\"xenhost\" -> \\EFI\\xenhost\\grubx64.efi" : "none");
+        if (p->n_packs > 0) {
+                fprintf(f, "\nSupplemental packs (fetched and verified before the first write, installed into slot "
+                           "%c in this order):\n", p->slot);
+                for (size_t i = 0; i < p->n_packs; i++) {
+                        const struct plan_pack *pp = &p->packs[i];
+                        if (pp->type == LOCATION_LOCAL)
+                                fprintf(f, "  %zu local: every pack in %s/ on the install media\n", pp->index + 1,
+                                        PLAN_PACKS_MEDIA_DIR);
+                        else
+                                fprintf(f, "  %zu %s %s\n", pp->index + 1, location_type_to_string(pp->type),
+                                        pp->location);
+                }
+        }
         for (size_t st = 0; st < _SCRIPT_STAGE_MAX; st++)
                 if (p->n_scripts[st] > 0)
                         fprintf(f, "\nScripts at %s: %zu\n", script_stage_to_string((enum script_stage) st),
@@ -375,6 +388,19 @@ int install_plan_print_json(const struct install_plan *p, const struct install_f
                 json_object_object_add(scripts, script_stage_to_string((enum script_stage) st), a);
         }
         json_object_object_add(o, "scripts", scripts);
+
+        struct json_object *packs = json_object_new_array();
+        for (size_t i = 0; i < p->n_packs; i++) {
+                struct json_object *j = json_object_new_object();
+                json_object_object_add(j, "index", json_object_new_uint64(p->packs[i].index));
+                add_str(j, "type", location_type_to_string(p->packs[i].type));
+                if (p->packs[i].type == LOCATION_LOCAL)
+                        add_str(j, "media_dir", PLAN_PACKS_MEDIA_DIR);
+                else
+                        add_str(j, "location", p->packs[i].location);
+                json_object_array_add(packs, j);
+        }
+        json_object_object_add(o, "packs", packs);
 
         for (size_t i = 0; i < p->n_settings; i++) {
                 struct json_object *j = json_object_new_object();

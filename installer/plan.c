@@ -791,6 +791,48 @@ static void plan_boot(struct builder *b) {
                         "removable path still boots under UEFI)");
 }
 
+/* Supplemental packs, as XenServer's installer treats <driver-source> and
+ * its supplemental packs: every one is fetched and verified before the
+ * first write (the engine's checks and verify-image steps), so a pack that
+ * cannot be had or does not verify stops the install with the disks
+ * untouched; then they are installed into the new slot in answer-file order,
+ * so that a pack requiring another one of the same answer file comes after
+ * it. A local pack is, as with XenServer's type="local", what the install
+ * media carry: every pack in PLAN_PACKS_MEDIA_DIR, in name order, taken
+ * once however many local elements name it. */
+static void plan_packs(struct builder *b) {
+        const struct install_config *c = b->cfg;
+        struct install_plan *p = b->p;
+        bool local_seen = false;
+        if (c->n_packs == 0)
+                return;
+        p->packs = calloc(c->n_packs, sizeof *p->packs);
+        if (!p->packs) {
+                b->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < c->n_packs; i++) {
+                const struct location *l = &c->packs[i];
+                struct plan_pack *pp = &p->packs[p->n_packs];
+                if (l->type == LOCATION_LOCAL) {
+                        if (local_seen)
+                                continue;
+                        local_seen = true;
+                } else if (!l->address) {
+                        continue; /* refused by validation already */
+                } else if (url_redact(l->address, &pp->location) < 0) {
+                        b->oom = true;
+                        return;
+                }
+                pp->index = i;
+                pp->type = l->type;
+                p->n_packs++;
+        }
+        setting(b, "packs", SETTING_APPLIED, "%zu supplemental pack location%s: fetched and verified before the "
+                "first write, installed into slot %c after its configuration and recorded in "
+                "/var/lib/xenhost/packs", p->n_packs, p->n_packs == 1 ? "" : "s", p->slot);
+}
+
 static void plan_scripts_and_packs(struct builder *b) {
         const struct install_config *c = b->cfg;
         struct install_plan *p = b->p;
@@ -807,9 +849,7 @@ static void plan_scripts_and_packs(struct builder *b) {
         if (c->n_scripts > 0)
                 setting(b, "scripts", SETTING_APPLIED, "%zu script%s, fetched before the first write", c->n_scripts,
                         c->n_scripts == 1 ? "" : "s");
-        if (c->n_packs > 0)
-                setting(b, "packs", SETTING_WARNED, "%zu supplemental pack%s not installed: packs cannot be "
-                        "installed yet (the host is installed without them)", c->n_packs, c->n_packs == 1 ? "" : "s");
+        plan_packs(b);
         setting(b, "confirm_before_writing", c->confirm_before_writing ? SETTING_APPLIED : SETTING_DEFAULT, "%s",
                 c->confirm_before_writing ? "the operator confirms on the console before the first write"
                                           : "the answer file naming the disks is the consent to erase them");
@@ -864,8 +904,9 @@ static void plan_offline_settings(struct builder *b) {
                 setting(b, "scripts", SETTING_WARNED, "%zu script%s not run: scripts run with fresh installs only",
                         c->n_scripts, c->n_scripts == 1 ? "" : "s");
         if (c->n_packs > 0)
-                setting(b, "packs", SETTING_WARNED, "%zu supplemental pack%s not installed: packs cannot be installed "
-                        "yet (packs recorded on the host stay recorded)", c->n_packs, c->n_packs == 1 ? "" : "s");
+                setting(b, "packs", SETTING_WARNED, "%zu supplemental pack%s not installed: packs of the answer "
+                        "file are installed with fresh installs only (packs recorded on the host stay recorded)",
+                        c->n_packs, c->n_packs == 1 ? "" : "s");
         setting(b, "confirm_before_writing", c->confirm_before_writing ? SETTING_APPLIED : SETTING_DEFAULT, "%s",
                 c->confirm_before_writing ? "the operator confirms on the console before the first write"
                                           : "the answer file naming the disk is the consent: nothing is erased");
@@ -1078,6 +1119,9 @@ struct install_plan *install_plan_free(struct install_plan *p) {
         free(p->kernel_file);
         free(p->initrd_file);
         free(p->grub_cfg);
+        for (size_t i = 0; i < p->n_packs; i++)
+                free(p->packs[i].location);
+        free(p->packs);
         for (size_t s = 0; s < _SCRIPT_STAGE_MAX; s++)
                 free(p->scripts[s]);
         for (size_t i = 0; i < p->n_settings; i++)

@@ -3,8 +3,9 @@
  * the answer file or the TUI) and the facts probed on the machine go in, the
  * plan comes out: which disks are erased and what they hold now, the disk
  * layout, the slot, every file written on the host, the boot entries, the
- * boot state, the UEFI entry, the scripts by stage, and what became of every
- * setting (applied, left at its default, warned about or refused).
+ * boot state, the UEFI entry, the supplemental packs in install order, the
+ * scripts by stage, and what became of every setting (applied, left at its
+ * default, warned about or refused).
  * xenhost-install --dry-run prints it; the engine carries it out. */
 #pragma once
 
@@ -136,6 +137,20 @@ struct plan_command {
         char *why;
 };
 
+/* A supplemental pack of the answer file (DESIGN.md section 7), in the
+ * order the packs are installed. The plan knows where a pack is; what it is
+ * (name, version, originator) is known once the engine has fetched it. */
+struct plan_pack {
+        size_t index;            /* into the config's packs */
+        enum location_type type;
+        char *location;          /* the address with credentials redacted; NULL for local (every pack
+                                  * in PLAN_PACKS_MEDIA_DIR on the install media) */
+};
+
+/* Where the install media carry their packs: <pack type="local"> (and
+ * XenServer's <driver-source type="local">) installs every pack there. */
+#define PLAN_PACKS_MEDIA_DIR "packs"
+
 struct install_plan {
         enum install_mode mode;
         /* mode upgrade and restore: the installed host on the primary disk,
@@ -173,6 +188,9 @@ struct install_plan {
         char *grub_cfg;
         bool efi_entry;               /* register the UEFI boot entry */
         unsigned esp_partnum;
+        /* Supplemental packs, in install order */
+        struct plan_pack *packs;
+        size_t n_packs;
         /* Scripts by stage: indexes into the config's scripts */
         size_t *scripts[_SCRIPT_STAGE_MAX];
         size_t n_scripts[_SCRIPT_STAGE_MAX];

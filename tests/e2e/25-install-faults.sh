@@ -47,7 +47,7 @@ for step in checks verify-image; do
         check_eq "$step fails: the disk is untouched" "$zero" "$(fingerprint "$T_DIR/disk.img")"
 done
 
-for step in partition write-slot configure; do
+for step in partition write-slot configure packs; do
         install XENHOST_TEST_FAIL_STEP=$step
         check_eq "$step fails: exit code 1" 1 $?
         check "$step fails: the reason names the step and the log" \

@@ -335,7 +335,7 @@ static const struct walk_case walk[] = {
         {"keymap", set_keymap, SETTING_APPLIED, "/etc/vconsole.conf", "KEYMAP=de\n"},
         {"root_password", set_root_password, SETTING_APPLIED, NULL, "/etc/shadow"},
         {"sources", set_sources, SETTING_REFUSED, NULL, "not supported yet"},
-        {"packs", set_packs, SETTING_WARNED, NULL, "cannot be installed yet"},
+        {"packs", set_packs, SETTING_APPLIED, NULL, "fetched and verified before the first write"},
         {"admin.hwaddr", set_admin_hwaddr, SETTING_APPLIED, "/etc/systemd/network/20-management.network",
          "MACAddress=" MAC},
         {"admin.vlan", set_vlan, SETTING_APPLIED, "/etc/systemd/network/15-management-vlan.netdev", "Id=42"},
