@@ -2,7 +2,8 @@
  * the order an operator answers them (keymap, welcome, licence, hardware,
  * disks, SR type, source, root password, network, time zone and NTP), then
  * the summary of the plan, the progress of the engine and the end, with the
- * answer file that repeats the install. Keyboard only, 80x25. Every screen
+ * answer file that repeats the install. Keyboard only, 80x24: a serial
+ * terminal's size (vt100, vt220), and so a PC console's 80x25 too. Every screen
  * goes back with Esc; what was typed stays when going back and forth. Each
  * screen's input is checked with install_config_validate() before the next
  * screen; only the summary's Enter lets the engine write. */
@@ -15,6 +16,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "answerfile-write.h"
 #include "config.h"
@@ -28,9 +30,9 @@
 #include "tui.h"
 
 #define SCREEN_W 80
-#define SCREEN_H 25
+#define SCREEN_H 24
 #define ROW_MESSAGE 22
-#define ROW_HELP 24
+#define ROW_HELP 23
 #define TEXT_MAX 256
 
 /* ---- fields and forms --------------------------------------------------- */
@@ -405,9 +407,11 @@ static int form_run(struct tui *t, struct form *f) {
                                 *cf->sel = *cf->sel > (size_t) cf->h ? *cf->sel - (size_t) cf->h : 0;
                         else if (ch == KEY_NPAGE)
                                 *cf->sel = *cf->sel + (size_t) cf->h < n ? *cf->sel + (size_t) cf->h : n - 1;
-                        else if (ch == KEY_HOME)
+                        /* On a vt220 (a serial console) Home and End come
+                         * as the Find and Select keys they sit where. */
+                        else if (ch == KEY_HOME || ch == KEY_FIND)
                                 *cf->sel = 0;
-                        else if (ch == KEY_END)
+                        else if (ch == KEY_END || ch == KEY_SELECT)
                                 *cf->sel = n - 1;
                         else if (ch == ' ' && cf->marks)
                                 cf->marks[*cf->sel] = !cf->marks[*cf->sel];
@@ -1347,7 +1351,11 @@ static int screen_end(struct tui *t, bool installed, const char *step, const cha
                 else if (sel == 0 && !t->in_installer)
                         message(t, "Not rebooting: this is not the installer environment. Choose Exit.");
                 else if (sel == 0) {
-                        if (spawn_run((const char *[]) {"reboot", NULL}, NULL) < 0)
+                        /* The installer environment has no service manager
+                         * to stop: write back and restart now, as its
+                         * unattended path does. */
+                        sync();
+                        if (spawn_run((const char *[]) {"reboot", "-f", NULL}, NULL) < 0)
                                 message(t, "Cannot reboot: %s", spawn_last_error());
                 } else
                         break;

@@ -1,13 +1,13 @@
 #!/bin/bash
 # The interactive installer (DESIGN.md section 10), driven under tmux on an
-# 80x25 terminal through a whole install onto a loop device: every screen in
-# order, Esc back on the way, every validation message, nothing written
-# before the summary is confirmed, the result on the installed slot (host
-# name, static address, time zone, root password), the saved answer file
-# (valid, and the same plan as the install: --dry-run --json with the
-# install's facts) and text snapshots of the disk, network and summary
-# screens (tests/data/tui/*.txt; loop device names, the NIC and the
-# version are normalised). XH_TUI_UPDATE=1 rewrites the snapshots.
+# 80x24 terminal (a serial terminal's size) through a whole install onto a
+# loop device: every screen in order, Esc back on the way, every validation
+# message, nothing written before the summary is confirmed, the result on the
+# installed slot (host name, static address, time zone, root password), the
+# saved answer file (valid, and the same plan as the install: --dry-run
+# --json with the install's facts) and text snapshots of the disk, network
+# and summary screens (tests/data/tui/*.txt; loop device names, the NIC and
+# the version are normalised). XH_TUI_UPDATE=1 rewrites the snapshots.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../media-lib.sh"
 
@@ -30,10 +30,10 @@ truncate -s 20G d2.img
 L1=$(loop_attach d1.img) && L2=$(loop_attach d2.img) || { not_ok "two loop devices"; t_finish; exit 1; }
 zero=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
-# start NAME: the installer in a new 80x25 session; its exit code lands in NAME.rc
+# start NAME: the installer in a new 80x24 session; its exit code lands in NAME.rc
 start() {
         rm -f "$1.rc"
-        "${TM[@]}" new-session -d -s "$1" -x 80 -y 25 \
+        "${TM[@]}" new-session -d -s "$1" -x 80 -y 24 \
                 "env XENHOST_TUI_DISKS='$L1 $L2' '$X' --tui --media '$T_DIR/media' --log-file '$T_DIR/install.log' \
                  --work-dir '$T_DIR/work' 2>'$T_DIR/$1.err'; echo \$? >'$T_DIR/$1.rc'"
 }
@@ -89,12 +89,12 @@ snapshot() { # NAME: the screen, normalised, against tests/data/tui/NAME.txt
 }
 
 start main
-step "the first screen is the keymap, at 80x25" "Choose the keyboard layout."
+step "the first screen is the keymap, at 80x24" "Choose the keyboard layout."
 says "Esc on the first screen goes nowhere" "This is the first screen: F10 leaves the installer." Escape
-"${TM[@]}" resize-window -t main -x 70 -y 25
-step "a terminal narrower than 80 columns is told so (KEY_RESIZE)" "the installer needs 80x25" 
-"${TM[@]}" resize-window -t main -x 80 -y 25
-step "... and the screen comes back at 80x25" "Choose the keyboard layout."
+"${TM[@]}" resize-window -t main -x 70 -y 24
+step "a terminal narrower than 80 columns is told so (KEY_RESIZE)" "the installer needs 80x24" 
+"${TM[@]}" resize-window -t main -x 80 -y 24
+step "... and the screen comes back at 80x24" "Choose the keyboard layout."
 step "Enter: the welcome screen" "Install xenhost" Enter
 check_fails "... without upgrade or restore: no xenhost disk yet" shows "Upgrade the installed"
 step "Enter: the licence" "Licence: (*) Accept" Enter
