@@ -4,10 +4,14 @@
 #include "boot.h"
 
 #include <assert.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "format.h"
@@ -222,19 +226,58 @@ int boot_config_write(const char *esp, const struct boot_options *o, const struc
         return 0;
 }
 
-void boot_grub_install_cmds(const char *root, const char *disk, struct boot_cmd ret[BOOT_GRUB_INSTALL_RUNS]) {
-        /* BIOS: core.img into xh-bios, modules and grub.cfg on the ESP. */
-        ret[0] = (struct boot_cmd) {"grub-install for BIOS",
-                                    {"chroot", root, "grub-install", "--target=i386-pc", "--boot-directory=/boot/efi",
-                                     "--modules=part_gpt fat ext2", disk, NULL}};
+bool boot_bios_bootable(unsigned sector_size) {
+        /* 0: not known (not a block device); the BIOS run is kept, as before. */
+        return sector_size == 0 || sector_size == 512;
+}
+
+size_t boot_grub_install_cmds(const char *root, const char *disk, unsigned sector_size,
+                              struct boot_cmd ret[BOOT_GRUB_INSTALL_RUNS]) {
+        size_t n = 0;
+        /* BIOS: core.img into xh-bios, modules and grub.cfg on the ESP. A
+         * BIOS reads disks in 512-byte sectors through int 13h, so there is
+         * no BIOS boot from a disk with other logical sectors. */
+        if (boot_bios_bootable(sector_size))
+                ret[n++] = (struct boot_cmd) {"grub-install for BIOS",
+                                              {"chroot", root, "grub-install", "--target=i386-pc",
+                                               "--boot-directory=/boot/efi", "--modules=part_gpt fat ext2", disk,
+                                               NULL}};
         /* UEFI: the removable path, which any firmware finds, and our own
-         * entry's path; the NVRAM entry is boot_efi_register()'s. */
-        ret[1] = (struct boot_cmd) {"grub-install for UEFI (removable path)",
-                                    {"chroot", root, "grub-install", "--target=x86_64-efi", "--efi-directory=/boot/efi",
-                                     "--boot-directory=/boot/efi", "--removable", "--no-nvram", NULL}};
-        ret[2] = (struct boot_cmd) {"grub-install for UEFI",
-                                    {"chroot", root, "grub-install", "--target=x86_64-efi", "--efi-directory=/boot/efi",
-                                     "--boot-directory=/boot/efi", "--bootloader-id=xenhost", "--no-nvram", NULL}};
+         * entry's path; the NVRAM entry is boot_efi_register()'s. (On a 4Kn
+         * disk each run takes about a minute under emulation: GRUB's
+         * partition lookup misses there and asks udev for every partition on
+         * every read. Debian's --force-extra-removable would make it one run,
+         * but saved no time measured, so the proven two runs stay.) */
+        ret[n++] = (struct boot_cmd) {"grub-install for UEFI (removable path)",
+                                      {"chroot", root, "grub-install", "--target=x86_64-efi",
+                                       "--efi-directory=/boot/efi", "--boot-directory=/boot/efi", "--removable",
+                                       "--no-nvram", NULL}};
+        ret[n++] = (struct boot_cmd) {"grub-install for UEFI",
+                                      {"chroot", root, "grub-install", "--target=x86_64-efi",
+                                       "--efi-directory=/boot/efi", "--boot-directory=/boot/efi",
+                                       "--bootloader-id=xenhost", "--no-nvram", NULL}};
+        return n;
+}
+
+/* The logical sector size of the block device DISK; 0 when DISK is not a
+ * block device (nothing to ask). */
+static int disk_sector_size(const char *disk, unsigned *ret) {
+        _cleanup_close_ int fd = open(disk, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        struct stat st;
+        int ss = 0;
+
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISBLK(st.st_mode)) {
+                *ret = 0;
+                return 0;
+        }
+        if (ioctl(fd, BLKSSZGET, &ss) < 0)
+                return negative_errno();
+        if (ss <= 0)
+                return -EIO;
+        *ret = (unsigned) ss;
+        return 0;
 }
 
 static int run_cmd(const struct boot_cmd *c, char **ret_stdout, char **ret_reason) {
@@ -250,11 +293,19 @@ int boot_loader_install(const char *root, const char *disk, char **ret_reason) {
         size_t n_bound = 0;
         _cleanup_free_ char *real = NULL;
         struct boot_cmd cmds[BOOT_GRUB_INSTALL_RUNS];
+        unsigned sector_size;
+        size_t n_cmds;
         int r = 0;
 
         real = realpath(disk, NULL);
         if (!real)
                 return reason_set(ret_reason, "cannot resolve %s: %m", disk), negative_errno();
+        if ((r = disk_sector_size(real, &sector_size)) < 0)
+                return reason_set(ret_reason, "cannot read the sector size of %s: %s", real, strerror(-r)), r;
+        if (!boot_bios_bootable(sector_size))
+                log_debug("%s has %u-byte logical sectors: a BIOS cannot boot it, so GRUB is installed for UEFI "
+                          "only (no BIOS core in the BIOS boot partition)",
+                          real, sector_size);
         for (size_t i = 0; i < ELEMENTSOF(binds); i++) {
                 if (asprintf(&dsts[i], "%s%s", root, binds[i]) < 0) {
                         dsts[i] = NULL;
@@ -280,8 +331,8 @@ int boot_loader_install(const char *root, const char *disk, char **ret_reason) {
                         goto out;
                 }
         }
-        boot_grub_install_cmds(root, real, cmds);
-        for (size_t i = 0; i < ELEMENTSOF(cmds); i++)
+        n_cmds = boot_grub_install_cmds(root, real, sector_size, cmds);
+        for (size_t i = 0; i < n_cmds; i++)
                 if ((r = run_cmd(&cmds[i], NULL, ret_reason)) < 0)
                         goto out;
 out:

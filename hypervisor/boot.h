@@ -13,6 +13,7 @@
  *                      that slot is marked good */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "bootcfg.h"
@@ -62,7 +63,9 @@ int boot_mark_good(const char *esp, char slot, char **ret_reason);
 /* Installs GRUB for BIOS (core into the xh-bios partition of DISK, modules on
  * the ESP) and for UEFI (EFI/BOOT/BOOTX64.EFI and EFI/xenhost/grubx64.efi),
  * from the GRUB of the slot mounted at ROOT, whose ESP is mounted at
- * ROOT/boot/efi. Binds /dev, /proc, /sys into ROOT (recursive, as slaves, so
+ * ROOT/boot/efi. On a disk whose logical sectors are not 512 bytes (4Kn) there
+ * is no BIOS run: a BIOS cannot boot such a disk (boot_bios_bootable()); the
+ * install log says so. Binds /dev, /proc, /sys into ROOT (recursive, as slaves, so
  * that nothing propagates back to the host's mounts) for the time of the
  * grub-install runs and unmounts them again, also on failure. */
 int boot_loader_install(const char *root, const char *disk, char **ret_reason);
@@ -82,9 +85,16 @@ struct boot_cmd {
         const char *argv[16];   /* NULL-terminated; points into the arguments and static strings */
 };
 #define BOOT_GRUB_INSTALL_RUNS 3
-/* The grub-install runs of boot_loader_install() in their order: BIOS, UEFI
- * removable path, UEFI EFI/xenhost. DISK is the resolved device node. */
-void boot_grub_install_cmds(const char *root, const char *disk, struct boot_cmd ret[BOOT_GRUB_INSTALL_RUNS]);
+/* Whether a BIOS can boot a disk with SECTOR_SIZE-byte logical sectors: only
+ * 512 (int 13h reads 512-byte sectors). 0 means not known (not a block
+ * device) and counts as bootable. */
+bool boot_bios_bootable(unsigned sector_size);
+/* The grub-install runs of boot_loader_install() in their order: BIOS (only
+ * when boot_bios_bootable(SECTOR_SIZE)), UEFI removable path
+ * (EFI/BOOT/BOOTX64.EFI), UEFI EFI/xenhost. DISK is the resolved device
+ * node. Returns how many runs were written to RET. */
+size_t boot_grub_install_cmds(const char *root, const char *disk, unsigned sector_size,
+                              struct boot_cmd ret[BOOT_GRUB_INSTALL_RUNS]);
 /* efibootmgr -q -c -d DISK -p PARTNUM -L LABEL -l LOADER */
 void boot_efi_create_cmd(const char *disk, const char *partnum, const char *label, const char *loader,
                          struct boot_cmd *ret);

@@ -291,9 +291,10 @@ static void test_cmds(void **state) {
         struct boot_cmd c[BOOT_GRUB_INSTALL_RUNS], e;
         char buf[512];
 
-        /* The same runs as the install engine has made since the first
-         * release, so the end-to-end install keeps its proven path. */
-        boot_grub_install_cmds("/run/xenhost-install/target", "/dev/vda", c);
+        /* A 512-byte-sector disk: the same runs as the install engine has
+         * made since the first release, so the end-to-end install keeps its
+         * proven path. */
+        assert_int_equal(boot_grub_install_cmds("/run/xenhost-install/target", "/dev/vda", 512, c), 3);
         spawn_format_argv(c[0].argv, buf, sizeof buf);
         assert_string_equal(buf, "chroot /run/xenhost-install/target grub-install --target=i386-pc "
                                  "--boot-directory=/boot/efi '--modules=part_gpt fat ext2' /dev/vda");
@@ -304,6 +305,26 @@ static void test_cmds(void **state) {
         assert_string_equal(buf, "chroot /run/xenhost-install/target grub-install --target=x86_64-efi "
                                  "--efi-directory=/boot/efi --boot-directory=/boot/efi --bootloader-id=xenhost "
                                  "--no-nvram");
+
+        /* A sector size that could not be read (not a block device) keeps
+         * the BIOS run. */
+        assert_int_equal(boot_grub_install_cmds("/run/xenhost-install/target", "/dev/vda", 0, c), 3);
+        assert_string_equal(c[0].argv[3], "--target=i386-pc");
+
+        /* A 4Kn disk: no BIOS can boot it, so GRUB is installed for UEFI
+         * only, and no run names the disk. */
+        assert_true(boot_bios_bootable(512));
+        assert_true(boot_bios_bootable(0));
+        assert_false(boot_bios_bootable(4096));
+        assert_false(boot_bios_bootable(1024));
+        assert_int_equal(boot_grub_install_cmds("/run/xenhost-install/target", "/dev/nvme0n1", 4096, c), 2);
+        for (size_t i = 0; i < 2; i++) {
+                spawn_format_argv(c[i].argv, buf, sizeof buf);
+                assert_null(strstr(buf, "i386-pc"));
+                assert_null(strstr(buf, "nvme0n1"));
+        }
+        assert_string_equal(c[1].what, "grub-install for UEFI");
+
         boot_efi_create_cmd("/dev/nvme0n1", "2", "xenhost", "\\EFI\\xenhost\\grubx64.efi", &e);
         assert_string_equal(e.argv[0], "efibootmgr");
         assert_string_equal(e.argv[10], "\\EFI\\xenhost\\grubx64.efi");
