@@ -1277,26 +1277,121 @@ static int screen_summary(struct tui *t) {
         return SCREEN_DONE;
 }
 
-static int save_answerfile(struct tui *t, char path[TEXT_MAX]) {
-        struct field fl = {.kind = FIELD_TEXT, .y = 8, .x = 4, .label = "Save to: ", .label_w = 9, .w = 60, .buf = path};
-        char *text[] = {"The answer file installs the next hosts the same way, unattended", "(xenhost-install "
-                        "--answerfile FILE). It holds the root password's hash.", NULL};
-        struct form f = {.title = "Save the answer file", .text = text, .fields = &fl, .n_fields = 1};
+/* Writes DATA to PATH, or, when PATH is a block device (a USB stick's
+ * partition, /dev/sdb1) in the installer environment, to NAME at the top of
+ * the file system on it: mounted for the time of the write, then written
+ * back and unmounted, so that the stick can be pulled at once. */
+static int save_to(struct tui *t, const char *path, const char *name, const char *data, size_t len,
+                   char **ret_where) {
+        struct stat st;
+        int r;
+
+        if (!path[0])
+                return -EINVAL;
+        if (stat(path, &st) < 0 || !S_ISBLK(st.st_mode)) {
+                r = write_file_atomic(path, data, len, 0600);
+                if (r >= 0 && !(*ret_where = strdup(path)))
+                        return -ENOMEM;
+                return r;
+        }
+        if (!t->in_installer)
+                return -EPERM; /* the build machine's own devices are never mounted */
+        const char *dir = "/run/xenhost-install/usb";
+        _cleanup_free_ char *file = strf("%s/%s", dir, name);
+        if (!file)
+                return -ENOMEM;
+        if ((r = mkdir_all(dir, 0700)) < 0)
+                return r;
+        if (spawn_run((const char *[]) {"mount", path, dir, NULL}, NULL) < 0)
+                return -EIO;
+        r = write_file_atomic(file, data, len, 0600);
+        if (r >= 0)
+                r = sync_file_system(file);
+        if (spawn_run((const char *[]) {"umount", dir, NULL}, NULL) < 0 && r >= 0)
+                r = -EBUSY;
+        if (r >= 0 && !(*ret_where = strf("%s on %s", name, path)))
+                return -ENOMEM;
+        return r;
+}
+
+/* The form that asks where to save DATA (a path, or a USB stick). */
+static int save_form(struct tui *t, const char *title, const char *label, const char *what1, const char *what2,
+                     char path[TEXT_MAX], const char *name, const char *data, size_t len) {
+        struct field fl = {.kind = FIELD_TEXT, .y = 10, .x = 4, .label = "Save to: ", .label_w = 9, .w = 60, .buf = path};
+        _cleanup_free_ char *line2 = strf("Type a path, or a USB stick's partition (/dev/sdb1): %s", name);
+        char *text[] = {(char *) what1, (char *) what2, "", line2, "is then written at the top of its file system.", NULL};
+        struct form f = {.title = title, .text = text, .fields = &fl, .n_fields = 1};
+        if (!line2)
+                return -ENOMEM;
         for (;;) {
+                _cleanup_free_ char *where = NULL;
                 int r = form_run(t, &f);
                 if (r != FORM_NEXT)
                         return 0;
-                _cleanup_free_ char *xml = NULL;
-                if (answerfile_format(t->cfg, &xml) < 0)
-                        return -ENOMEM;
-                r = path[0] ? write_file_atomic(path, xml, strlen(xml), 0600) : -EINVAL;
-                if (r < 0) {
+                r = save_to(t, path, name, data, len, &where);
+                if (r == -EPERM)
+                        message(t, "%s is a device: only the installer environment writes to devices.", path);
+                else if (r == -EIO)
+                        message(t, "Cannot mount %s: %s", path, spawn_last_error());
+                else if (r < 0)
                         message(t, "Cannot write %s: %s", path[0] ? path : "(no path)", strerror(-r));
-                        continue;
+                else {
+                        message(t, "%s was saved to %s.", label, where);
+                        return 0;
                 }
-                message(t, "The answer file was saved to %s.", path);
+        }
+}
+
+static int save_answerfile(struct tui *t, char path[TEXT_MAX]) {
+        _cleanup_free_ char *xml = NULL;
+        if (answerfile_format(t->cfg, &xml) < 0)
+                return -ENOMEM;
+        return save_form(t, "Save the answer file", "The answer file",
+                         "It installs the next hosts the same way (xenhost-install --answerfile FILE).",
+                         "It holds the root password's hash, not the password.", path, "xenhost-answerfile.xml", xml, strlen(xml));
+}
+
+/* The install log, read again from its file (written a line at a time):
+ * what failed is at its end. */
+#define LOG_SHOWN_MAX (4U << 20)
+static int read_log(struct tui *t, char **ret, size_t *ret_len) {
+        if (!t->env->log_path)
+                return -ENOENT;
+        return read_full_file_bounded(t->env->log_path, LOG_SHOWN_MAX, ret, ret_len);
+}
+
+static int show_log(struct tui *t) {
+        _cleanup_free_ char *text = NULL;
+        char **lines = NULL;
+        size_t len = 0, n = 0;
+        int r = read_log(t, &text, &len);
+        if (r < 0) {
+                message(t, "Cannot read the log %s: %s", t->env->log_path ?: "(none)", strerror(-r));
                 return 0;
         }
+        if (wrap(text, SCREEN_W - 4, &lines, &n) < 0)
+                return -ENOMEM;
+        struct field fl = {.kind = FIELD_VIEW, .y = 4, .x = 2, .w = SCREEN_W - 4, .h = 17, .items = lines, .n_items = n,
+                           .top = n > 17 ? n - 17 : 0};
+        _cleanup_free_ char *title = strf("The log, %s (its end)", t->env->log_path);
+        struct form f = {.title = title ?: "The log", .fields = &fl, .n_fields = 1,
+                         .help = " Up/Down, PgUp/PgDn: scroll   Esc or Enter: back"};
+        t->msg[0] = 0;
+        form_run(t, &f);
+        strv_free_all(lines);
+        return 0;
+}
+
+static int save_log(struct tui *t, char path[TEXT_MAX]) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = read_log(t, &text, &len);
+        if (r < 0) {
+                message(t, "Cannot read the log %s: %s", t->env->log_path ?: "(none)", strerror(-r));
+                return 0;
+        }
+        return save_form(t, "Save the log", "The log", "The whole install log, for a support case.", "", path,
+                         "xenhost-install.log", text, len);
 }
 
 static int show_answerfile(struct tui *t) {
@@ -1314,14 +1409,19 @@ static int show_answerfile(struct tui *t) {
         return 0;
 }
 
+/* The end. Items 1 and 2 are the answer file's in both cases; a failed
+ * install offers its log first (shown from its end, or saved: to a USB
+ * stick for a support case) and cannot reboot into a host that is not
+ * there. */
+enum { END_REBOOT_OR_LOG, END_SAVE_ANSWERFILE, END_SHOW_ANSWERFILE, END_EXIT_OR_SAVE_LOG, END_EXIT };
 static int screen_end(struct tui *t, bool installed, const char *step, const char *reason) {
-        static const char *const items_ok[] = {"Reboot now", "Save the answer file", "Show the answer file", "Exit"};
-        char *items[ELEMENTSOF(items_ok) + 1];
-        size_t sel = installed ? 0 : 3, n = ELEMENTSOF(items_ok);
-        char path[TEXT_MAX] = "/tmp/xenhost-answerfile.xml";
-        for (size_t i = 0; i < n; i++)
-                items[i] = (char *) items_ok[i];
-        items[n] = NULL;
+        static const char *const items_ok[] = {"Reboot now", "Save the answer file", "Show the answer file", "Exit",
+                                               NULL};
+        static const char *const items_failed[] = {"Show the log", "Save the answer file", "Show the answer file",
+                                                   "Save the log", "Exit", NULL};
+        const char *const *items = installed ? items_ok : items_failed;
+        size_t sel = 0, n = strv_len((char **) items);
+        char path[TEXT_MAX] = "/tmp/xenhost-answerfile.xml", log_path[TEXT_MAX] = "/tmp/xenhost-install.log";
         char **text = NULL;
         size_t nt = 0;
         if (installed)
@@ -1331,8 +1431,8 @@ static int screen_end(struct tui *t, bool installed, const char *step, const cha
                 push_wrapped(&text, &nt, "  ", strf("%s", reason ?: "unknown error"));
                 push_wrapped(&text, &nt, "", strf("The full log is %s.", t->env->log_path ?: "(none)"));
         }
-        struct field fl = {.kind = FIELD_LIST, .y = 11, .x = 4, .w = 40, .h = 4, .items = items, .n_items = n,
-                           .sel = &sel};
+        struct field fl = {.kind = FIELD_LIST, .y = 11, .x = 4, .w = 40, .h = (int) n, .items = (char **) items,
+                           .n_items = n, .sel = &sel};
         struct form f = {.title = installed ? "Installation complete" : "Installation failed", .text = text,
                          .fields = &fl, .n_fields = 1, .help = " Up/Down: choose   Enter: do it"};
         for (;;) {
@@ -1342,15 +1442,17 @@ static int screen_end(struct tui *t, bool installed, const char *step, const cha
                         continue;
                 }
                 t->msg[0] = 0;
-                if (sel == 1)
+                if (sel == END_SAVE_ANSWERFILE)
                         save_answerfile(t, path);
-                else if (sel == 2)
+                else if (sel == END_SHOW_ANSWERFILE)
                         show_answerfile(t);
-                else if (sel == 0 && !installed)
-                        message(t, "The host is not installed: fix the problem, then run the installer again.");
-                else if (sel == 0 && !t->in_installer)
+                else if (sel == END_REBOOT_OR_LOG && !installed)
+                        show_log(t);
+                else if (sel == END_EXIT_OR_SAVE_LOG && !installed)
+                        save_log(t, log_path);
+                else if (sel == END_REBOOT_OR_LOG && !t->in_installer)
                         message(t, "Not rebooting: this is not the installer environment. Choose Exit.");
-                else if (sel == 0) {
+                else if (sel == END_REBOOT_OR_LOG) {
                         /* The installer environment has no service manager
                          * to stop: write back and restart now, as its
                          * unattended path does. */

@@ -195,6 +195,17 @@ key C-u; type_text "$T_DIR/saved.xml"
 step "... saves it" "The answer file was saved to $T_DIR/saved.xml." Enter
 step "... and shows it" "<hostname>tuihost.example.com</hostname>" Down Enter
 step "Esc: back to the end" "Exit" Escape
+if [ "$installed" = 0 ]; then
+        step "a failed install shows its log, from the end" "The log, $T_DIR/install.log (its end)" Home Enter
+        check "... with the reason" wait_for "Installation failed: step bootloader"
+        step "Esc: back to the end" "Save the log" Escape
+        key Down Down Down
+        step "... which saves the log" "Save to:" Enter
+        key C-u; type_text "$T_DIR/saved.log"
+        step "... where it is told" "The log was saved to $T_DIR/saved.log." Enter
+        check "... and that is the install's log" grep -q "Installation failed: step bootloader" saved.log
+        key Escape
+fi
 key End Enter
 for ((i = 0; i < 50; i++)); do [ -s main.rc ] && break; sleep 0.1; done
 check_eq "Exit leaves the installer (exit code)" "$((1 - installed))" "$(cat main.rc 2>/dev/null)"
