@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/fs.h>
 #include <linux/loop.h>
 #include <linux/major.h>
@@ -221,6 +222,14 @@ int disk_check_writable(const struct disk_info *d, char **ret_reason) {
                                    "first (losetup -d)", d->path, n == 1 ? "" : "s", list, n == 1 ? "it" : "them");
                 return -EBUSY;
         }
+        /* libparted writes an image file with 512-byte sectors: a table for
+         * 4096-byte sectors would come out at the wrong offsets. */
+        if (!d->is_block && d->sector_size != 512) {
+                reason_set(ret_reason, "%s is the image of a disk with %" PRIu32 "-byte sectors; an image file is "
+                           "written with 512-byte sectors: attach it with 'losetup -b %" PRIu32 "' and use the loop "
+                           "device", d->path, d->sector_size, d->sector_size);
+                return -EMEDIUMTYPE;
+        }
         return 0;
 }
 
@@ -281,6 +290,27 @@ static int probe_geometry(struct disk_info *d) {
         return 0;
 }
 
+/* An image file has no sector size of its own, and libparted takes it to
+ * have 512-byte sectors. A GPT header ("EFI PART", its own LBA 1) at byte
+ * 4096 and none at byte 512 says the file is the image of a 4Kn disk. */
+static bool gpt_header_at(int fd, uint32_t sector_size) {
+        uint8_t h[92];
+        uint64_t my_lba;
+        if (pread(fd, h, sizeof h, (off_t) sector_size) != (ssize_t) sizeof h || memcmp(h, "EFI PART", 8) != 0)
+                return false;
+        memcpy(&my_lba, h + 24, sizeof my_lba);
+        return le64toh(my_lba) == 1;
+}
+
+static void probe_image_sector_size(struct disk_info *d, int fd) {
+        if (d->is_block || d->sector_size != 512 || gpt_header_at(fd, 512) || !gpt_header_at(fd, 4096))
+                return;
+        log_debug("%s: GPT at byte 4096 and none at 512: an image of a disk with 4096-byte sectors", d->node);
+        d->sector_size = 4096;
+        if (d->physical_sector_size < 4096)
+                d->physical_sector_size = 4096;
+}
+
 static int probe_partition_contents(int fd, struct disk_part *p, uint32_t sector_size) {
         _cleanup_(blkid_free_probep) blkid_probe pr = blkid_new_probe();
         if (!pr)
@@ -329,10 +359,11 @@ int disk_probe(const char *path, struct disk_info **ret) {
         r = probe_use(d, fd, &st);
         if (r < 0)
                 return r;
+        probe_image_sector_size(d, fd);
         pr = blkid_new_probe();
         if (!pr)
                 return -ENOMEM;
-        if (blkid_probe_set_device(pr, fd, 0, 0) < 0)
+        if (blkid_probe_set_device(pr, fd, 0, 0) < 0 || blkid_probe_set_sectorsize(pr, d->sector_size) < 0)
                 return -EIO;
         blkid_probe_enable_superblocks(pr, 1);
         blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_TYPE);

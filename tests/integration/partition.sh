@@ -245,5 +245,17 @@ check_eq "4K loop: vgs sees the SR volume group" "$vg" \
         "$(vgs --noheadings -o vg_name "$vg" 2>/dev/null | tr -d ' ')"
 check "4K loop: show names it a xenhost disk" bash -c "$P show $L4K | grep -q 'xenhost disk, compact layout'"
 for p in "${L4K}"p*; do partx -d "$p" "$L4K" 2>/dev/null; done
+# The same disk as an image file, which has no sector size of its own: the
+# GPT at byte 4096 says what it is; writing it as a file is refused (libparted
+# would lay a 512-byte-sector table over it).
+losetup -d "$L4K"
+check "4K image file: show finds the GPT at byte 4096" bash -c "$P show '$D4K' | grep -q 'xenhost disk, compact layout, .*4096-byte sectors'"
+check_eq "4K image file: show --json says 4096-byte sectors and the SR" "4096 true $vg" \
+        "$($P show --json "$D4K" | jq -r '"\(.sector_size) \(.xenhost) \(.sr_vg)"')"
+before=$(fingerprint "$D4K")
+$P apply "$D4K" --wipe >"$T_DIR/out" 2>&1
+check_eq "4K image file: apply is refused" 1 $?
+check "... saying to attach it with its sector size" grep -q "attach it with 'losetup -b 4096'" "$T_DIR/out"
+check_eq "... and the file is byte-identical" "$before" "$(fingerprint "$D4K")"
 
 t_finish
