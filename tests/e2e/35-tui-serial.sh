@@ -76,6 +76,8 @@ step "Enter: the licence" "Licence: (*) Accept" -- Enter
 step "accepting it: the hardware warnings" "Hardware" -- Enter
 step "Enter: the disks, the virtual disk among them" "Primary disk (xenhost and the local SR):" -- Enter
 check "... the disk is offered by its name" wait_for "vda"
+echo "# the disks screen, as the serial terminal shows it:"
+screen | sed 's/^/#   /'
 check_fails "... the install media are not" screen_has 'sr0' 
 step "Enter: the SR type" "SR type: (*) LVM" -- Enter
 step "Enter: the source, this media" "This media carries xenhost $XB_VERSION" -- Enter
@@ -90,6 +92,8 @@ step "a host name: the time zone region" "first its region" -- Enter
 step "Enter: a city of the region" "Time zone: " -- Enter
 step "Enter: the summary" "These disks are ERASED:" -- Enter
 check "... which names the virtual disk" wait_for "/dev/vda"
+echo "# the summary screen, as the serial terminal shows it:"
+screen | sed 's/^/#   /'
 zone=$(screen | sed -n 's/^ *Time zone: \([^;]*\);.*/\1/p' | head -1)
 check "... and the time zone" test -n "$zone"
 check_eq "nothing is written before the summary is confirmed (no block of the disk allocated)" 0 \
