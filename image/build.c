@@ -23,7 +23,7 @@
 
 /* Programs of ours that the dom0 tree carries (run-time tools) and that the
  * installer initrd carries (the installer and what it calls). */
-static const char *const dom0_programs[] = {"xenhost-partition", "xenhost-upgrade", "xenhost-boot", NULL};
+static const char *const dom0_programs[] = {"xenhost-partition", "xenhost-upgrade", "xenhost-boot", "xenhost-pack", NULL};
 static const char *const installer_programs[] = {"xenhost-install", "xenhost-partition", NULL};
 
 _printf_(2, 3) static char *strdupf(char **ret, const char *fmt, ...) {

@@ -19,8 +19,9 @@ in_ns() { ip netns exec "$NS" "$@"; }
 
 check "the media are built" media_ensure_iso
 
-answerfile() { # SRTYPE PROTO [MODE]
-        local net
+answerfile() { # SRTYPE PROTO [MODE]; PACK_URL: a pack to install
+        local net pack=
+        [ -n "${PACK_URL:-}" ] && pack="<pack type=\"url\">$PACK_URL</pack>"
         if [ "$2" = static ]; then
                 net="<admin-interface hwaddr=\"$MAC\" proto=\"static\"><ipaddr>10.0.2.20</ipaddr><subnet>255.255.255.0</subnet><gateway>10.0.2.2</gateway></admin-interface>
   <name-server>10.0.2.3</name-server>"
@@ -36,6 +37,7 @@ answerfile() { # SRTYPE PROTO [MODE]
   <source type="local"/>
   $net
   <hostname>xh-e2e</hostname>
+  $pack
   <timezone>Europe/London</timezone>
   <ntp-server>10.0.2.2</ntp-server>
 </installation>
@@ -106,6 +108,36 @@ INIT
         (cd "$d" && find . | cpio -o -H newc 2>/dev/null | gzip -9) >"$T_DIR/guest.cpio.gz"
 }
 make_guest_initramfs
+
+# A supplemental pack for the install that fetches its answer file: one RPM
+# that requires the base system's version (the xenhost-release provide of
+# the host's rpm database) and runs a %post. These media carry no keyring,
+# so the pack is unsigned, as packs may be on such a host.
+make_pack() {
+        local d=$T_DIR/pack
+        mkdir -p "$d/SPECS"
+        cat >"$d/SPECS/acme-agent.spec" <<'SPEC'
+Name: acme-agent
+Version: 1.0
+Release: 1
+Summary: a supplemental pack's RPM for the install test
+License: MIT
+BuildArch: noarch
+Requires: xenhost >= 0.1
+%description
+acme-agent
+%install
+mkdir -p %{buildroot}/usr/share/acme
+echo 'acme-agent 1.0' >%{buildroot}/usr/share/acme/agent.txt
+%post
+echo "posted $1" >/var/lib/acme-agent-post
+%files
+/usr/share/acme/agent.txt
+SPEC
+        rpmbuild --quiet --define "_topdir $d" -bb "$d/SPECS/acme-agent.spec" >"$d/rpmbuild.log" 2>&1 &&
+                "$XH_TOP/build/bin/xenhost-pack" build --name acme-agent --version 1.0 --originator acme \
+                        --requires 'xenhost >= 0.1' "$d/RPMS/noarch/acme-agent-1.0-1.noarch.rpm" -o "$WWW/acme-agent.iso"
+}
 
 # Answer files over HTTP from a server in the test's namespace (the guest
 # sees it as 10.0.2.2), as operators use XenServer's media.
@@ -285,7 +317,18 @@ reinstall_keeps_sr() { # NAME FIRMWARE PORT: reinstall over the disk of NAME
         rm -f "$disk"
 }
 
-install_and_boot bios-lvm-dhcp bios lvm dhcp 10022 url make_sr_volume
+pack_checks() { # NAME PORT: the pack of the answer file is on the host, and a new SR volume
+        check_eq "$1: the pack's RPM is in the host's rpm database, its file there, its %post run" \
+                "acme-agent-1.0-1.noarch acme-agent 1.0 posted 1" \
+                "$(ssh_host "$2" 'echo $(rpm -q acme-agent) $(cat /usr/share/acme/agent.txt) $(cat /var/lib/acme-agent-post)' 2>/dev/null)"
+        check_eq "$1: xenhost-pack on the host lists it" "acme-agent 1.0" \
+                "$(ssh_host "$2" 'xenhost-pack list' 2>/dev/null | awk '$1 == "acme-agent" {print $1, $2}')"
+        check_eq "$1: the base system provides xenhost $XB_VERSION to packs" "xenhost-release-$XB_VERSION-1.noarch" \
+                "$(ssh_host "$2" 'rpm -q --whatprovides xenhost' 2>/dev/null)"
+        make_sr_volume "$@"
+}
+check "a supplemental pack for the network install" make_pack
+PACK_URL=http://10.0.2.2:$HTTP_PORT/acme-agent.iso install_and_boot bios-lvm-dhcp bios lvm dhcp 10022 url pack_checks
 reinstall_keeps_sr bios-lvm-dhcp bios 10022
 # Disk kinds ride on the other cases, to keep the run short: OVMF on a 4Kn
 # NVMe drive, SeaBIOS on SATA (AHCI).
