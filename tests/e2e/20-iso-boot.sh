@@ -1,6 +1,7 @@
 #!/bin/bash
 # Boot the install ISO in QEMU (software emulation) with SeaBIOS and with
-# OVMF, and see the installer start on the serial console and find its media.
+# OVMF, and see the installer start on the serial console, find its media
+# and, with no answer file, start the interactive installer on the screen.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../media-lib.sh"
 
@@ -19,6 +20,14 @@ for fw in bios uefi; do
         else
                 not_ok "$fw: the installer finds the install media"
                 tail -c 2000 "$log" | sed 's/^/#   /'
+        fi
+        # No answer file: the default entry starts the interactive installer
+        # on the screen (its last console=).
+        if wait_serial "$log" "interactive installer on /dev/console (TERM=linux)" 60 >/dev/null; then
+                ok "$fw: without an answer file the interactive installer starts on the screen"
+        else
+                not_ok "$fw: without an answer file the interactive installer starts on the screen"
+                tail -c 1000 "$log" | sed 's/^/#   /'
         fi
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
