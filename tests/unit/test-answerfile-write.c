@@ -17,47 +17,23 @@
 #include "answerfile.h"
 #include "config.h"
 #include "macro.h"
+#include "test-db.h"
 
 #define SHA512_HASH "$6$saltsalt$As4wrv0kZlfch1du9WeH7qhskyLriQWySXrZzynnvi46nFnNxjdpl6ksRegrrKexvhIa/Iny8S8uF3fVWTMuC1"
 
-/* A time zone and keymap database of our own: the answers must not depend
- * on what the build machine has installed. */
-static char db_dir[] = "/tmp/test-answerfile-write-XXXXXX";
-
-static void db_file(const char *rel) {
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", db_dir, rel);
-        for (char *s = strchr(path + strlen(db_dir) + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = 0;
-                (void) mkdir(path, 0755);
-                *s = '/';
-        }
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs("TZif2", f);
-        fclose(f);
-}
-
 static int db_setup(void **state) {
         (void) state;
-        char path[512];
-        assert_non_null(mkdtemp(db_dir));
-        db_file("zoneinfo/Europe/Berlin");
-        db_file("zoneinfo/Etc/UTC");
-        db_file("keymaps/i386/qwerty/us.kmap.gz");
-        db_file("keymaps/i386/qwertz/de.kmap.gz");
-        snprintf(path, sizeof path, "%s/zoneinfo", db_dir);
-        setenv(ZONEINFO_ROOT_ENV, path, 1);
-        snprintf(path, sizeof path, "%s/keymaps", db_dir);
-        setenv(KEYMAPS_ROOT_ENV, path, 1);
-        return 0;
+        test_db_create();
+        test_db_file("zoneinfo/Europe/Berlin", "TZif2");
+        test_db_file("zoneinfo/Etc/UTC", "TZif2");
+        test_db_file("keymaps/i386/qwerty/us.kmap.gz", "");
+        test_db_file("keymaps/i386/qwertz/de.kmap.gz", "");
+        return test_db_use();
 }
 
 static int db_teardown(void **state) {
         (void) state;
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", db_dir);
-        return system(cmd) == 0 ? 0 : -1;
+        return test_db_remove();
 }
 
 static struct install_config *parse(const char *xml) {

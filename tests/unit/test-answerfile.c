@@ -12,6 +12,7 @@
 #include "answerfile.h"
 #include "config.h"
 #include "macro.h"
+#include "test-db.h"
 
 #define F "test.xml"
 
@@ -19,45 +20,20 @@
 #define YESCRYPT_HASH "$y$j9T$kCQgsT0Ocyv7.tz/Qo2xO1$O3O1Ur8eRIlNt5v.VfI/YmGKv4eldjBU0n9GLInLY59"
 #define SHA512_HASH "$6$saltsalt$As4wrv0kZlfch1du9WeH7qhskyLriQWySXrZzynnvi46nFnNxjdpl6ksRegrrKexvhIa/Iny8S8uF3fVWTMuC1"
 
-/* A small time zone and keymap database, so that the tests do not depend on
- * what the build machine has installed. */
-static char db_dir[] = "/tmp/test-answerfile-db-XXXXXX";
-
-static void db_file(const char *rel, const char *content) {
-        char path[512], *slash;
-        snprintf(path, sizeof path, "%s/%s", db_dir, rel);
-        for (slash = strchr(path + strlen(db_dir) + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-                *slash = 0;
-                (void) mkdir(path, 0755);
-                *slash = '/';
-        }
-        FILE *f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(content, f);
-        fclose(f);
-}
-
 static int db_setup(void **state) {
         (void) state;
-        assert_non_null(mkdtemp(db_dir));
-        db_file("zoneinfo/Europe/London", "TZif2 London");
-        db_file("zoneinfo/Etc/UTC", "TZif2 UTC");
-        db_file("keymaps/i386/qwerty/us.kmap.gz", "");
-        db_file("keymaps/i386/qwerty/uk.kmap.gz", "");
-        db_file("keymaps/i386/qwertz/de-latin1.kmap.gz", "");
-        char path[512];
-        snprintf(path, sizeof path, "%s/zoneinfo", db_dir);
-        setenv(ZONEINFO_ROOT_ENV, path, 1);
-        snprintf(path, sizeof path, "%s/keymaps", db_dir);
-        setenv(KEYMAPS_ROOT_ENV, path, 1);
-        return 0;
+        test_db_create();
+        test_db_file("zoneinfo/Europe/London", "TZif2 London");
+        test_db_file("zoneinfo/Etc/UTC", "TZif2 UTC");
+        test_db_file("keymaps/i386/qwerty/us.kmap.gz", "");
+        test_db_file("keymaps/i386/qwerty/uk.kmap.gz", "");
+        test_db_file("keymaps/i386/qwertz/de-latin1.kmap.gz", "");
+        return test_db_use();
 }
 
 static int db_teardown(void **state) {
         (void) state;
-        char cmd[600];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", db_dir);
-        return system(cmd) == 0 ? 0 : -1;
+        return test_db_remove();
 }
 
 static struct install_config *parse_ok_with(const char *xml, struct answerfile_problems *problems) {
