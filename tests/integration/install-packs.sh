@@ -210,7 +210,8 @@ if mount -o ro,noload "${LOOP}p3" slot; then
         check_eq "pack A's %post ran in the slot" "posted-1" "$(cat slot/var/lib/acme-base-post)"
         # rpm -qa --root on a copy: a reader of the database writes next to it.
         mkdir -p q/var/lib && cp -a slot/var/lib/rpm q/var/lib/
-        check_eq "rpm -qa --root lists both RPMs" "acme-base-1.0-1.noarch acme-tools-1.0-1.noarch" \
+        check_eq "rpm -qa --root lists both RPMs, beside the base system's xenhost-release" \
+                "acme-base-1.0-1.noarch acme-tools-1.0-1.noarch xenhost-release-$XB_VERSION-1.noarch" \
                 "$(rpm --root "$T_DIR/q" --dbpath /var/lib/rpm -qa 2>/dev/null | sort | tr '\n' ' ' | sed 's/ $//')"
         check_eq "the records of both packs" "acme-base 1.0 acme|acme-tools 1.0 acme" \
                 "$(for n in acme-base acme-tools; do jq -r '"\(.name) \(.version) \(.originator)"' "slot/var/lib/xenhost/packs/$n.json"; done | paste -sd'|')"
