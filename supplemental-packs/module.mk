@@ -1,6 +1,7 @@
-# Supplemental packs: libpack.a (build, read, verify, install, list, remove)
-# and the xenhost-pack front end.
-PACK_SRCS := supplemental-packs/packxml.c supplemental-packs/pack.c supplemental-packs/build.c supplemental-packs/install.c
+# Supplemental packs: libpack.a (build, read, verify, install, list, remove,
+# carry across an upgrade) and the xenhost-pack front end.
+PACK_SRCS := supplemental-packs/packxml.c supplemental-packs/pack.c supplemental-packs/build.c supplemental-packs/install.c \
+	supplemental-packs/carry.c
 PACK_OBJS := $(PACK_SRCS:%.c=$(O)/%.o)
 PACK_LIB := $(O)/libpack.a
 PACK_LDLIBS := $(shell $(PKG_CONFIG) --libs rpm libarchive libxml-2.0 libcrypto json-c)

@@ -13,6 +13,8 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "carry.h"
+#include "pack.h"
 #include "fileio.h"
 #include "format.h"
 #include "log.h"
@@ -23,6 +25,13 @@
 void upgrade_result_done(struct upgrade_result *r) {
         free(r->from_version);
         free(r->to_version);
+        for (size_t i = 0; i < r->n_packs; i++) {
+                free(r->packs[i].name);
+                free(r->packs[i].version);
+                free(r->packs[i].build);
+                free(r->packs[i].line);
+        }
+        free(r->packs);
         *r = (struct upgrade_result) {};
 }
 
@@ -328,6 +337,103 @@ static void boot_options_of_host(const char *esp, char default_slot, struct boot
         }
 }
 
+/* ---- supplemental packs ------------------------------------------------------------ */
+
+/* The packs' verdicts into the result, in their order. */
+static int packs_to_result(struct pack_carry_list *l, struct upgrade_result *res) {
+        struct upgrade_pack *packs = calloc(l->n ?: 1, sizeof *packs);
+        if (!packs)
+                return -ENOMEM;
+        for (size_t i = 0; i < l->n; i++) {
+                struct pack_carry *c = &l->packs[i];
+                packs[i] = (struct upgrade_pack) {.name = TAKE_PTR(c->name), .version = TAKE_PTR(c->version),
+                                                  .build = TAKE_PTR(c->build), .carried = c->carried};
+                if (!(packs[i].line = pack_carry_to_string(&(struct pack_carry) {
+                              .name = packs[i].name, .version = packs[i].version, .build = packs[i].build,
+                              .carried = c->carried, .reason = c->reason}))) {
+                        res->packs = packs, res->n_packs = i + 1;
+                        return -ENOMEM;
+                }
+        }
+        res->packs = packs;
+        res->n_packs = l->n;
+        return 0;
+}
+
+/* The keyring the new slot will check packs with: /etc/xenhost is carried
+ * over, so the running slot's keyring when it has one. Without one the new
+ * slot keeps the image's, which only the apply sees (a plan says nothing
+ * about a pack's signature then). */
+static char *packs_keyring_after_carry_over(const char *root) {
+        char *k;
+        if (asprintf(&k, "%s%s", root, PACK_KEYRING) < 0)
+                return NULL;
+        if (access(k, F_OK) < 0)
+                return mfree(k);
+        return k;
+}
+
+/* --dry-run: which packs would be carried over, decided as the apply
+ * decides, against a scratch root in the work directory. */
+static int plan_packs(struct apply *a, const char *new_version, struct upgrade_result *res, char **ret_reason) {
+        _cleanup_free_ char *keyring = packs_keyring_after_carry_over(a->c->h->root);
+        struct pack_carry_list l = {};
+        const struct pack_carry_options po = {.new_version = new_version, .keyring = keyring,
+                                              .work_dir = a->c->work_dir};
+        int r = pack_carry_plan(a->c->h->root, &po, &l, ret_reason);
+        if (r >= 0)
+                r = packs_to_result(&l, res);
+        pack_carry_list_done(&l);
+        return r;
+}
+
+static void on_pack(const struct pack_carry *c, void *userdata) {
+        struct apply *a = userdata;
+        _cleanup_free_ char *line = pack_carry_to_string(c);
+        if (!line)
+                return;
+        /* A pack left behind is something the operator must not miss: the
+         * new version runs without it. */
+        if (c->carried)
+                apply_note(a, "%s into slot %c", line, a->c->other);
+        else
+                upgrade_warning(a->o->cb, "%s", line);
+}
+
+/* Reinstalls the running slot's packs into the new slot at a->target (its
+ * inventory, keyring and the rest of /etc/xenhost carried over already).
+ *
+ * A pack whose requirements no longer hold (its vendor said which versions
+ * it is for) or whose kept copy does not verify is left out with a warning
+ * and the upgrade goes on: that is known before the slot is written
+ * (apply --dry-run lists it), and refusing would keep every host with such
+ * a pack on the old version for good.
+ * A pack that verifies and whose RPMs then fail to install (a file conflict
+ * with the new image, an rpm dependency the new image no longer provides, a
+ * failing scriptlet) fails the upgrade instead, as XenServer refuses an
+ * upgrade that cannot carry a pack: its vendor says it works with the new
+ * version, so the operator counts on it (a storage or network driver, a
+ * monitoring agent), and a new slot booting without it could lose the
+ * host's storage or its management network. The new slot is not made the
+ * default and the running slot is untouched; the line says which pack and
+ * why, and removing the pack (or getting a fixed one) and applying again
+ * upgrades. */
+static int carry_packs(struct apply *a, const char *new_version, struct upgrade_result *res, char **ret_reason) {
+        struct pack_carry_list l = {};
+        _cleanup_free_ char *why = NULL;
+        const struct pack_carry_options po = {.new_version = new_version, .each = on_pack, .userdata = a};
+        int r = pack_carry_apply(a->c->h->root, a->target, &po, &l, &why);
+        if (r < 0)
+                return reason_set(ret_reason, "%s; slot %c is not made the default and xenhost %s keeps running "
+                                              "(remove the pack with xenhost-pack remove, or get one that installs, "
+                                              "then apply again)",
+                                  why ?: strerror(-r), a->c->other, a->c->running_version),
+                       r;
+        r = packs_to_result(&l, res);
+        pack_carry_list_done(&l);
+        return r;
+}
+
 static int record_failure(struct apply *a, int r, char **ret_reason) {
         if (!a->begun)
                 return r;
@@ -441,6 +547,14 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
                 r = -ENOSPC;
                 goto out;
         }
+        if (o->dry_run) {
+                /* The plan: what an apply would do, nothing written. */
+                res.dry_run = true;
+                if ((r = plan_packs(&a, m.version, &res, ret_reason)) < 0)
+                        goto out;
+                r = 0;
+                goto out;
+        }
         if ((r = fetch_image(&a, source, &m, manifest_path, &image, ret_reason)) < 0)
                 goto out;
         /* A download was hashed as it arrived: no second pass over it. */
@@ -517,13 +631,8 @@ int upgrade_apply(const struct upgrade_host *h, const char *source, const struct
         /* ---- packs ---- */
         if ((r = step_enter(&a, UPGRADE_STEP_PACKS, ret_reason)) < 0)
                 goto out;
-        {
-                _cleanup_free_ char *packs = NULL;
-                struct stat st;
-                if (asprintf(&packs, "%s/etc/xenhost/packs", h->root) >= 0 && stat(packs, &st) == 0)
-                        apply_note(&a, "recorded supplemental packs are not reinstalled by this version: they stay "
-                                       "recorded in /etc/xenhost/packs");
-        }
+        if ((r = carry_packs(&a, m.version, &res, ret_reason)) < 0)
+                goto out;
 
         /* ---- boot-entry ---- */
         if ((r = step_enter(&a, UPGRADE_STEP_BOOT_ENTRY, ret_reason)) < 0)

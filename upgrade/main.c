@@ -17,7 +17,7 @@
 #include "upgrade.h"
 
 static struct upgrade_host arg_host = {.root = "/", .esp = "/boot/efi"};
-static bool arg_json, arg_reboot, arg_allow_downgrade, arg_insecure_unsigned;
+static bool arg_json, arg_reboot, arg_allow_downgrade, arg_insecure_unsigned, arg_dry_run;
 static const char *arg_keyring;
 
 static void help(void) {
@@ -29,6 +29,9 @@ static void help(void) {
                "  apply SOURCE [--reboot]   upgrade into the other slot; SOURCE is the path or\n"
                "                            http(s) URL of a xenhost-VERSION.manifest (the image\n"
                "                            beside it); the host keeps running until the reboot\n"
+               "  apply --dry-run SOURCE    the plan: the slot written, the supplemental packs\n"
+               "                            carried over and those that are not (and why);\n"
+               "                            nothing is written\n"
                "  rollback [--reboot]       boot the other slot's version again, with its configuration\n"
                "  mark-good                 the running slot passed its health check\n"
                "  trying                    exit 0 when this boot is a try of a new version\n"
@@ -38,6 +41,7 @@ static void help(void) {
                "Options:\n"
                "  --json                    machine-readable output (status, apply)\n"
                "  --reboot                  reboot when apply or rollback succeeded\n"
+               "  --dry-run                 apply: verify the manifest and print the plan only\n"
                "  --allow-downgrade         apply an older version than the running one\n"
                "  --keyring FILE            verify the manifest's signature with FILE\n"
                "                            (default: /etc/xenhost/keyring.gpg when it exists);\n"
@@ -128,16 +132,75 @@ static int do_status(void) {
         return (arg_json ? upgrade_status_print_json(&s, stdout) : upgrade_status_print(&s, stdout)) < 0;
 }
 
+/* One line per pack, the packs left behind last: the summary an operator
+ * reads after the progress lines (the warnings came on the way). */
+static void print_packs(const struct upgrade_result *res, bool plan) {
+        size_t carried = 0;
+        for (size_t i = 0; i < res->n_packs; i++)
+                carried += res->packs[i].carried;
+        if (res->n_packs == 0) {
+                if (plan)
+                        printf("  no supplemental packs are recorded on this host\n");
+                return;
+        }
+        if (plan) {
+                printf("  supplemental packs carried over%s\n", carried ? " (reinstalled in this order):" : ": none");
+                for (size_t i = 0; i < res->n_packs; i++)
+                        if (res->packs[i].carried)
+                                printf("    %s %s%s%s\n", res->packs[i].name, res->packs[i].version,
+                                       res->packs[i].build ? " build " : "", res->packs[i].build ?: "");
+                if (carried == res->n_packs)
+                        return;
+                printf("  supplemental packs not carried over:\n");
+                for (size_t i = 0; i < res->n_packs; i++)
+                        if (!res->packs[i].carried)
+                                printf("    %s\n", res->packs[i].line);
+                return;
+        }
+        for (size_t i = 0; i < res->n_packs; i++)
+                if (res->packs[i].carried)
+                        printf("%s\n", res->packs[i].line);
+        for (size_t i = 0; i < res->n_packs; i++)
+                if (!res->packs[i].carried)
+                        printf("%s\n", res->packs[i].line);
+}
+
+static void print_plan(const struct upgrade_result *res) {
+        printf("Plan (--dry-run: nothing was written):\n"
+               "  upgrade xenhost %s to %s in slot %c; the running slot is not written\n"
+               "  the image is fetched and checked when applied\n",
+               res->from_version, res->to_version, res->slot);
+        print_packs(res, true);
+}
+
+static json_object *packs_json(const struct upgrade_result *res) {
+        json_object *a = json_object_new_array();
+        for (size_t i = 0; i < res->n_packs; i++) {
+                const struct upgrade_pack *p = &res->packs[i];
+                json_object *o = json_object_new_object();
+                json_object_object_add(o, "name", json_object_new_string(p->name));
+                json_object_object_add(o, "version", json_object_new_string(p->version));
+                json_object_object_add(o, "build", p->build ? json_object_new_string(p->build) : NULL);
+                json_object_object_add(o, "carried", json_object_new_boolean(p->carried));
+                json_object_object_add(o, "line", json_object_new_string(p->line));
+                json_object_array_add(a, o);
+        }
+        return a;
+}
+
 static int do_apply(const char *source) {
         struct upgrade_callbacks cb = {.step = on_step, .progress = on_progress, .note = on_note, .warning = on_warning};
         struct upgrade_options o = {.allow_downgrade = arg_allow_downgrade, .keyring = arg_keyring,
-                                    .insecure_unsigned = arg_insecure_unsigned, .cb = &cb};
+                                    .insecure_unsigned = arg_insecure_unsigned, .dry_run = arg_dry_run, .cb = &cb};
         _cleanup_(upgrade_result_done) struct upgrade_result res = {};
         _cleanup_free_ char *why = NULL;
         int r = upgrade_apply(&arg_host, source, &o, &res, &why);
         if (arg_json) {
                 json_object *j = json_object_new_object();
-                json_object_object_add(j, "result", json_object_new_string(r < 0 ? "failed" : res.noop ? "no-op" : "applied"));
+                json_object_object_add(j, "result", json_object_new_string(r < 0        ? "failed"
+                                                                           : res.noop     ? "no-op"
+                                                                           : res.dry_run  ? "planned"
+                                                                                          : "applied"));
                 if (r < 0)
                         json_object_object_add(j, "reason", json_object_new_string(why ?: strerror(-r)));
                 else {
@@ -148,6 +211,7 @@ static int do_apply(const char *source) {
                         json_object_object_add(j, "changed", json_object_new_boolean(!res.noop));
                         json_object_object_add(j, "seconds", json_object_new_double(res.seconds));
                         json_object_object_add(j, "write_seconds", json_object_new_double(res.write_seconds));
+                        json_object_object_add(j, "packs", packs_json(&res));
                 }
                 printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
                 json_object_put(j);
@@ -165,11 +229,18 @@ static int do_apply(const char *source) {
                 kmsg("no-op %s", res.to_version);
                 return 0;
         }
+        if (res.dry_run) {
+                if (!arg_json)
+                        print_plan(&res);
+                return 0;
+        }
         kmsg("done %s slot %c", res.to_version, res.slot);
-        if (!arg_json)
+        if (!arg_json) {
                 printf("xenhost %s is in slot %c (%.1f s; the slot written in %.1f s). It is tried at the next boot;\n"
                        "the health check makes it the default, and if it fails GRUB boots %s again by itself.\n",
                        res.to_version, res.slot, res.seconds, res.write_seconds, res.from_version);
+                print_packs(&res, false);
+        }
         return arg_reboot ? reboot_now() : 0;
 }
 
@@ -187,13 +258,14 @@ static int do_rollback(void) {
 }
 
 int main(int argc, char **argv) {
-        enum { ARG_ROOT = 0x100, ARG_ESP, ARG_DISK, ARG_WORK, ARG_SLOT, ARG_KEYRING, ARG_DOWNGRADE, ARG_REBOOT, ARG_JSON, ARG_INSECURE_UNSIGNED };
+        enum { ARG_ROOT = 0x100, ARG_ESP, ARG_DISK, ARG_WORK, ARG_SLOT, ARG_KEYRING, ARG_DOWNGRADE, ARG_REBOOT, ARG_JSON, ARG_INSECURE_UNSIGNED, ARG_DRY_RUN };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},           {"verbose", no_argument, NULL, 'v'},
                 {"json", no_argument, NULL, ARG_JSON},      {"reboot", no_argument, NULL, ARG_REBOOT},
                 {"allow-downgrade", no_argument, NULL, ARG_DOWNGRADE},
                 {"keyring", required_argument, NULL, ARG_KEYRING},
                 {"insecure-unsigned", no_argument, NULL, ARG_INSECURE_UNSIGNED},
+                {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"root", required_argument, NULL, ARG_ROOT}, {"esp", required_argument, NULL, ARG_ESP},
                 {"disk", required_argument, NULL, ARG_DISK}, {"work-dir", required_argument, NULL, ARG_WORK},
                 {"slot", required_argument, NULL, ARG_SLOT},
@@ -223,6 +295,9 @@ int main(int argc, char **argv) {
                         break;
                 case ARG_INSECURE_UNSIGNED:
                         arg_insecure_unsigned = true;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
                         break;
                 case ARG_ROOT:
                         arg_host.root = optarg;

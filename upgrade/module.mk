@@ -9,11 +9,13 @@ $(UPGRADE_LIB): $(UPGRADE_OBJS)
 	$(AR) rcs $@ $^
 
 # xenhost-upgrade writes the other slot with the image module's slot writer,
-# its boot entry with the hypervisor module's boot writer, and finds the
-# slots with the partitioner's disk probe.
-$(O)/bin/xenhost-upgrade: $(O)/upgrade/main.o $(UPGRADE_LIB) $(IMAGE_LIB) $(HYPERVISOR_LIB) $(PARTITIONER_LIB) $(O)/libxenhost.a
+# its boot entry with the hypervisor module's boot writer, finds the slots
+# with the partitioner's disk probe, and reinstalls the recorded packs with
+# libpack (named by its path: supplemental-packs/module.mk comes later, and
+# prerequisites are expanded as they are read).
+$(O)/bin/xenhost-upgrade: $(O)/upgrade/main.o $(UPGRADE_LIB) $(O)/libpack.a $(IMAGE_LIB) $(HYPERVISOR_LIB) $(PARTITIONER_LIB) $(O)/libxenhost.a
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(UPGRADE_LDLIBS) $(IMAGE_LDLIBS) $(PARTITIONER_LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(UPGRADE_LDLIBS) $(PACK_LDLIBS) $(IMAGE_LDLIBS) $(PARTITIONER_LDLIBS)
 
 BINS += $(O)/bin/xenhost-upgrade
 MODULE_LIBS += $(UPGRADE_LIB)

@@ -99,15 +99,34 @@ struct upgrade_options {
                                 * signature is required), else none */
         bool insecure_unsigned; /* with a keyring, let an unsigned manifest through (with a
                                  * warning); a bad signature is refused all the same */
+        /* Verify the manifest and plan (the slot, the packs carried over
+         * and those that are not): nothing is written, neither slot nor the
+         * boot or state files; the image itself is checked when applied. */
+        bool dry_run;
         const struct upgrade_callbacks *cb;
+};
+
+/* A supplemental pack recorded on the running slot, and whether it is (with
+ * dry_run: would be) reinstalled into the new slot. */
+struct upgrade_pack {
+        char *name, *version;
+        char *build;            /* may be NULL */
+        bool carried;
+        char *line;             /* "pack acme-tools 1.0 carried over", or "pack acme-tools
+                                 * 1.0 not carried over: requires xenhost < 2.0, the new
+                                 * version is 2.1" */
 };
 
 struct upgrade_result {
         bool noop;              /* that version is already there: nothing was written */
+        bool dry_run;           /* only planned: nothing was written */
         char slot;              /* the slot written (and tried at the next boot) */
         char *from_version, *to_version;
         uint64_t image_bytes;
         double seconds, write_seconds;
+        /* The running slot's packs in the order they are reinstalled. */
+        struct upgrade_pack *packs;
+        size_t n_packs;
 };
 void upgrade_result_done(struct upgrade_result *r);
 
@@ -117,6 +136,12 @@ void upgrade_result_done(struct upgrade_result *r);
  * refusal (-EPERM: downgrade, trying; -EBADMSG: checksum, signature,
  * product; -ENOKEY: unsigned while a keyring is configured; -ENOSPC: does
  * not fit) writes nothing at all.
+ * The supplemental packs recorded on the running slot are reinstalled into
+ * the new slot from their kept copies when their requirements hold against
+ * the new version and they verify with the new slot's keyring; each one
+ * that is not gets a warning line and stays out of the new slot (RET->packs
+ * lists them all). A pack that verifies but whose RPMs cannot be installed
+ * fails the upgrade: the new slot is not made the default.
  * Test hooks: XENHOST_TEST_FAIL_STEP=NAME fails at the start of that step,
  * XENHOST_TEST_HOLD_STEP=NAME calls the step callback and then waits to be
  * killed (a power cut at that moment). */
