@@ -6,8 +6,9 @@
 # built with `xenhost-build image --version 99.1.0` and served over HTTP from
 # the test's network namespace (the guest sees it at 10.0.2.2).
 #
-#   upgrade-rollback  an operator's changes on N, `xenhost-upgrade apply URL`,
-#                     reboot into N+1 (slot b), everything preserved; apply
+#   upgrade-rollback  an operator's changes and a supplemental pack on N,
+#                     `xenhost-upgrade apply URL`, reboot into N+1 (slot b),
+#                     everything preserved, the pack reinstalled; apply
 #                     again is a no-op; `rollback --reboot` returns to N.
 #   upgrade-fallback  N+1's slot broken after apply (its init reboots at
 #                     once): GRUB uses up the tries and boots N by itself,
@@ -266,6 +267,35 @@ operator_changes() { # CASE PORT
                 test "$rc" -eq 0 -a -n "$BEFORE"
         [ "$rc" -eq 0 ] || sed 's/^/#   /' "$T_DIR/$1.changes.log"
 }
+# A supplemental pack an operator installs on the running host (these
+# media carry no keyring: it is unsigned, as packs may be on such a host).
+make_pack() { # ISO
+        local d=$T_DIR/pack
+        mkdir -p "$d/SPECS"
+        cat >"$d/SPECS/acme-agent.spec" <<'SPEC'
+Name: acme-agent
+Version: 1.0
+Release: 1
+Summary: a supplemental pack's RPM for the upgrade test
+License: MIT
+BuildArch: noarch
+Requires: xenhost >= 0.1
+%description
+acme-agent
+%install
+mkdir -p %{buildroot}/usr/share/acme
+echo 'acme-agent 1.0' >%{buildroot}/usr/share/acme/agent.txt
+%files
+/usr/share/acme/agent.txt
+SPEC
+        rpmbuild --quiet --define "_topdir $d" -bb "$d/SPECS/acme-agent.spec" >"$d/rpmbuild.log" 2>&1 &&
+                "$XH_TOP/build/bin/xenhost-pack" build --name acme-agent --version 1.0 --originator acme \
+                        --requires 'xenhost >= 0.1' "$d/RPMS/noarch/acme-agent-1.0-1.noarch.rpm" -o "$1"
+}
+pack_state() { # PORT: the pack's RPM, its file and its record on the host
+        ssh_host "$1" 'echo $(rpm -q acme-agent) $(cat /usr/share/acme/agent.txt) $(xenhost-pack list | awk "\$1 == \"acme-agent\" {print \$1, \$2}")' 2>/dev/null
+}
+
 upgrade_rollback() {
         local name=upgrade-rollback port=10041 disk m st after out rc t0
         want "$name" || return 0
@@ -273,6 +303,12 @@ upgrade_rollback() {
         boot_host "$name" "$port" "$disk" || return
         has_upgrader "$name" "$port" || { poweroff_host "$port"; return; }
         operator_changes "$name" "$port"
+        check "$name: a supplemental pack is built" make_pack "$T_DIR/acme-agent.iso"
+        in_ns sshpass -e scp "${SSH_OPTS[@]}" -P "$port" "$T_DIR/acme-agent.iso" root@127.0.0.1:/root/acme-agent.iso >/dev/null 2>&1
+        check "$name: ... and installed on the running host (xenhost-pack install)" \
+                ssh_host "$port" xenhost-pack install /root/acme-agent.iso
+        check_eq "$name: ... its RPM, its file and its record are there" "acme-agent-1.0-1.noarch acme-agent 1.0 acme-agent 1.0" \
+                "$(pack_state "$port")"
 
         # What apply is measured against, on the same VM and the same empty
         # slot b: the image's bytes from the same server written with dd,
@@ -293,6 +329,8 @@ upgrade_rollback() {
                 not_ok "$name: xenhost-upgrade apply URL of N+1 (exit $APPLY_RC after $APPLY_S s)"
                 printf '%s\n' "$APPLY_OUT" | tail -15 | sed 's/^/#   /'
         fi
+        check "$name: apply says the pack is carried over" \
+                grep -q "pack acme-agent 1.0.* carried over" <<<"$APPLY_OUT"
         check_eq "$name: apply reports its steps on the console" \
                 "verify prepare write-slot carry-over packs boot-entry flip" \
                 "$(since "$LOG" "$m" | sed -n 's/.*XENHOST-UPGRADE: step \([a-z-]*\).*/\1/p' | tr '\n' ' ' | sed 's/ $//')"
@@ -329,6 +367,8 @@ upgrade_rollback() {
                 not_ok "$name: accounts, keys, guest configs, preserve.d paths, logs, UUIDs and the SR volume's bytes are preserved"
                 diff <(printf '%s\n' "$BEFORE") <(printf '%s\n' "$after") | sed 's/^/#   /'
         fi
+        check_eq "$name: the pack installed on N is on N+1: its RPM, its file and its record" \
+                "acme-agent-1.0-1.noarch acme-agent 1.0 acme-agent 1.0" "$(pack_state "$port")"
         check "$name: the operator's user logs in with its password" ops_ssh "$port"
         check "$name: root logs in with the operator's authorized key" \
                 in_ns ssh "${SSH_OPTS[@]}" -o BatchMode=yes -i "$T_DIR/opkey" -p "$port" root@127.0.0.1 true
