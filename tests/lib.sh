@@ -89,3 +89,31 @@ t_finish() {
         echo "# $T_NUM checks, $T_FAILED failed"
         [ "$T_FAILED" -eq 0 ]
 }
+
+# test_rpm NAME VERSION HEADER CONTENT POST [FILE]: a small real RPM for the
+# pack tests, built with rpmbuild into $T_DIR/rpmbuild/RPMS/noarch: it
+# installs FILE (default /usr/share/acme/NAME.txt) holding CONTENT, with
+# extra spec header lines HEADER (Requires: ...) and a %post script POST
+# (none when empty).
+test_rpm() {
+        local f=${6:-/usr/share/acme/$1.txt} spec=$T_DIR/rpmbuild/SPECS/$1-$2.spec
+        mkdir -p "$T_DIR/rpmbuild/SPECS"
+        cat >"$spec" <<SPEC
+Name: $1
+Version: $2
+Release: 1
+Summary: $1 for xenhost's pack tests
+License: MIT
+BuildArch: noarch
+$3
+%description
+$1
+%install
+mkdir -p %{buildroot}$(dirname "$f")
+echo '$4' >%{buildroot}$f
+$( [ -n "$5" ] && printf '%%post\n%s\n' "$5")
+%files
+$f
+SPEC
+        rpmbuild --quiet --define "_topdir $T_DIR/rpmbuild" -bb "$spec" >>"$T_DIR/rpmbuild.log" 2>&1
+}

@@ -64,3 +64,13 @@ EOI
         printf '# xenhost slot a\nPARTLABEL=xh-dom0-a / ext4 errors=remount-ro 0 1\nPARTLABEL=xh-esp /boot/efi vfat umask=0077,nofail 0 2\n' \
                 >"$root/etc/fstab"
 }
+
+# agent_pack ISO [POST]: an unsigned supplemental pack (the suite's media
+# carry no keyring) with one RPM, acme-agent 1.0, that requires the base
+# system's version (xenhost >= 0.1, the host's xenhost-release) and installs
+# /usr/share/acme/agent.txt ("acme-agent 1.0"), with a %post script POST.
+agent_pack() {
+        test_rpm acme-agent 1.0 "Requires: xenhost >= 0.1" "acme-agent 1.0" "${2:-}" /usr/share/acme/agent.txt &&
+                "$XH_TOP/build/bin/xenhost-pack" build --name acme-agent --version 1.0 --originator acme \
+                        --requires 'xenhost >= 0.1' "$T_DIR/rpmbuild/RPMS/noarch/acme-agent-1.0-1.noarch.rpm" -o "$1"
+}

@@ -109,35 +109,9 @@ INIT
 }
 make_guest_initramfs
 
-# A supplemental pack for the install that fetches its answer file: one RPM
-# that requires the base system's version (the xenhost-release provide of
-# the host's rpm database) and runs a %post. These media carry no keyring,
-# so the pack is unsigned, as packs may be on such a host.
-make_pack() {
-        local d=$T_DIR/pack
-        mkdir -p "$d/SPECS"
-        cat >"$d/SPECS/acme-agent.spec" <<'SPEC'
-Name: acme-agent
-Version: 1.0
-Release: 1
-Summary: a supplemental pack's RPM for the install test
-License: MIT
-BuildArch: noarch
-Requires: xenhost >= 0.1
-%description
-acme-agent
-%install
-mkdir -p %{buildroot}/usr/share/acme
-echo 'acme-agent 1.0' >%{buildroot}/usr/share/acme/agent.txt
-%post
-echo "posted $1" >/var/lib/acme-agent-post
-%files
-/usr/share/acme/agent.txt
-SPEC
-        rpmbuild --quiet --define "_topdir $d" -bb "$d/SPECS/acme-agent.spec" >"$d/rpmbuild.log" 2>&1 &&
-                "$XH_TOP/build/bin/xenhost-pack" build --name acme-agent --version 1.0 --originator acme \
-                        --requires 'xenhost >= 0.1' "$d/RPMS/noarch/acme-agent-1.0-1.noarch.rpm" -o "$WWW/acme-agent.iso"
-}
+# A supplemental pack for the install that fetches its answer file, whose
+# RPM requires the base system's version and runs a %post.
+make_pack() { agent_pack "$WWW/acme-agent.iso" 'echo "posted $1" >/var/lib/acme-agent-post'; }
 
 # Answer files over HTTP from a server in the test's namespace (the guest
 # sees it as 10.0.2.2), as operators use XenServer's media.

@@ -267,31 +267,6 @@ operator_changes() { # CASE PORT
                 test "$rc" -eq 0 -a -n "$BEFORE"
         [ "$rc" -eq 0 ] || sed 's/^/#   /' "$T_DIR/$1.changes.log"
 }
-# A supplemental pack an operator installs on the running host (these
-# media carry no keyring: it is unsigned, as packs may be on such a host).
-make_pack() { # ISO
-        local d=$T_DIR/pack
-        mkdir -p "$d/SPECS"
-        cat >"$d/SPECS/acme-agent.spec" <<'SPEC'
-Name: acme-agent
-Version: 1.0
-Release: 1
-Summary: a supplemental pack's RPM for the upgrade test
-License: MIT
-BuildArch: noarch
-Requires: xenhost >= 0.1
-%description
-acme-agent
-%install
-mkdir -p %{buildroot}/usr/share/acme
-echo 'acme-agent 1.0' >%{buildroot}/usr/share/acme/agent.txt
-%files
-/usr/share/acme/agent.txt
-SPEC
-        rpmbuild --quiet --define "_topdir $d" -bb "$d/SPECS/acme-agent.spec" >"$d/rpmbuild.log" 2>&1 &&
-                "$XH_TOP/build/bin/xenhost-pack" build --name acme-agent --version 1.0 --originator acme \
-                        --requires 'xenhost >= 0.1' "$d/RPMS/noarch/acme-agent-1.0-1.noarch.rpm" -o "$1"
-}
 pack_state() { # PORT: the pack's RPM, its file and its record on the host
         ssh_host "$1" 'echo $(rpm -q acme-agent) $(cat /usr/share/acme/agent.txt) $(xenhost-pack list | awk "\$1 == \"acme-agent\" {print \$1, \$2}")' 2>/dev/null
 }
@@ -303,7 +278,7 @@ upgrade_rollback() {
         boot_host "$name" "$port" "$disk" || return
         has_upgrader "$name" "$port" || { poweroff_host "$port"; return; }
         operator_changes "$name" "$port"
-        check "$name: a supplemental pack is built" make_pack "$T_DIR/acme-agent.iso"
+        check "$name: a supplemental pack is built" agent_pack "$T_DIR/acme-agent.iso"
         in_ns sshpass -e scp "${SSH_OPTS[@]}" -P "$port" "$T_DIR/acme-agent.iso" root@127.0.0.1:/root/acme-agent.iso >/dev/null 2>&1
         check "$name: ... and installed on the running host (xenhost-pack install)" \
                 ssh_host "$port" xenhost-pack install /root/acme-agent.iso

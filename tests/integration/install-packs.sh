@@ -54,30 +54,9 @@ check "the http server answers inside the namespace" in_ns python3 -c \
         'import socket; socket.create_connection(("127.0.0.1", 8080), 1)'
 
 # --- RPMs and packs, signed with the key the media's keyring holds ------------------
-spec() { # NAME VERSION EXTRA-HEADER-LINES POST-SCRIPT
-        cat >"specs/$1-$2.spec" <<EOF
-Name: $1
-Version: $2
-Release: 1
-Summary: $1 for the install tests
-License: MIT
-BuildArch: noarch
-$3
-%description
-$1
-%install
-mkdir -p %{buildroot}/usr/share/acme
-echo '$1 $2' >%{buildroot}/usr/share/acme/$1.txt
-$( [ -n "$4" ] && printf '%%post\n%s\n' "$4")
-%files
-/usr/share/acme/$1.txt
-EOF
-        rpmbuild --quiet --define "_topdir $T_DIR/rpmbuild" -bb "specs/$1-$2.spec" >>rpmbuild.log 2>&1
-}
-mkdir -p specs
-spec acme-base 1.0 "" "echo posted-\$1 >/var/lib/acme-base-post"
-spec acme-base 2.0 "" ""
-spec acme-tools 1.0 "Requires: acme-base >= 1.0" ""
+test_rpm acme-base 1.0 "" "acme-base 1.0" "echo posted-\$1 >/var/lib/acme-base-post"
+test_rpm acme-base 2.0 "" "acme-base 2.0" ""
+test_rpm acme-tools 1.0 "Requires: acme-base >= 1.0" "acme-tools 1.0" ""
 R=$T_DIR/rpmbuild/RPMS/noarch
 check "rpmbuild made the test RPMs" test -s "$R/acme-base-1.0-1.noarch.rpm" -a -s "$R/acme-tools-1.0-1.noarch.rpm" \
         -a -s "$R/acme-base-2.0-1.noarch.rpm"

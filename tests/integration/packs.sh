@@ -16,34 +16,12 @@ cd "$T_DIR" || exit 1
 mkdir -p tmp && export TMPDIR=$T_DIR/tmp
 
 # --- RPMs ---------------------------------------------------------------------------
-spec() { # NAME VERSION EXTRA-HEADER-LINES FILE-CONTENT POST-SCRIPT [FILE-PATH]
-        local f=${6:-/usr/share/acme/$1.txt}
-        cat >"specs/$1-$2.spec" <<EOF
-Name: $1
-Version: $2
-Release: 1
-Summary: $1 for the pack tests
-License: MIT
-BuildArch: noarch
-$3
-%description
-$1
-%install
-mkdir -p %{buildroot}$(dirname "$f")
-echo '$4' >%{buildroot}$f
-$( [ -n "$5" ] && printf '%%post\n%s\n' "$5")
-%files
-$f
-EOF
-        rpmbuild --quiet --define "_topdir $T_DIR/rpmbuild" -bb "specs/$1-$2.spec" >>rpmbuild.log 2>&1
-}
-mkdir -p specs
-spec acme-base 1.0 "" "base one" "echo posted-\$1 >/var/lib/acme-base-post"
-spec acme-base 2.0 "" "base two" "echo posted-\$1 >/var/lib/acme-base-post"
-spec acme-tools 1.0 "Requires: acme-base >= 1.0" "tools" ""
-spec acme-needs 1.0 "Requires: not-there-anywhere" "needs" ""
-spec acme-clash 1.0 "" "clash" "" /usr/share/acme/acme-base.txt
-spec acme-broken 1.0 "" "broken" "exit 3"
+test_rpm acme-base 1.0 "" "base one" "echo posted-\$1 >/var/lib/acme-base-post"
+test_rpm acme-base 2.0 "" "base two" "echo posted-\$1 >/var/lib/acme-base-post"
+test_rpm acme-tools 1.0 "Requires: acme-base >= 1.0" "tools" ""
+test_rpm acme-needs 1.0 "Requires: not-there-anywhere" "needs" ""
+test_rpm acme-clash 1.0 "" "clash" "" /usr/share/acme/acme-base.txt
+test_rpm acme-broken 1.0 "" "broken" "exit 3"
 R=$T_DIR/rpmbuild/RPMS/noarch
 check "rpmbuild made the test RPMs" test -s "$R/acme-base-1.0-1.noarch.rpm" -a -s "$R/acme-base-2.0-1.noarch.rpm" \
         -a -s "$R/acme-tools-1.0-1.noarch.rpm" -a -s "$R/acme-broken-1.0-1.noarch.rpm"

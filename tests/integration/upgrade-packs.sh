@@ -31,33 +31,13 @@ cd "$T_DIR" || exit 1
 mkdir -p tmp && export TMPDIR=$T_DIR/tmp
 
 # --- RPMs and packs signed with the key of the host's keyring -------------------------
-spec() { # NAME VERSION POST-SCRIPT
-        cat >"specs/$1.spec" <<EOF
-Name: $1
-Version: $2
-Release: 1
-Summary: $1 for the upgrade tests
-License: MIT
-BuildArch: noarch
-%description
-$1
-%install
-mkdir -p %{buildroot}/usr/share/acme
-echo '$1 $2' >%{buildroot}/usr/share/acme/$1.txt
-$( [ -n "$3" ] && printf '%%post\n%s\n' "$3")
-%files
-/usr/share/acme/$1.txt
-EOF
-        rpmbuild --quiet --define "_topdir $T_DIR/rpmbuild" -bb "specs/$1.spec" >>rpmbuild.log 2>&1
-}
-mkdir -p specs
-spec acme-base 1.0 "echo posted-\$1 >/var/lib/acme-base-post"
-spec acme-tools 1.0 ""
-spec acme-old 1.0 ""
-spec acme-dep 1.0 ""
-spec acme-extra 1.0 ""
+test_rpm acme-base 1.0 "" "acme-base 1.0" "echo posted-\$1 >/var/lib/acme-base-post"
+test_rpm acme-tools 1.0 "" "acme-tools 1.0" ""
+test_rpm acme-old 1.0 "" "acme-old 1.0" ""
+test_rpm acme-dep 1.0 "" "acme-dep 1.0" ""
+test_rpm acme-extra 1.0 "" "acme-extra 1.0" ""
 # Installs on the running version only: the new slot's inventory says 99.1.0.
-spec acme-fail 1.0 "grep -q \"PRODUCT_VERSION='$XB_VERSION'\" /etc/xenhost/inventory"
+test_rpm acme-fail 1.0 "" "acme-fail 1.0" "grep -q \"PRODUCT_VERSION='$XB_VERSION'\" /etc/xenhost/inventory"
 R=$T_DIR/rpmbuild/RPMS/noarch
 check "rpmbuild made the test RPMs" bash -c "ls $R | grep -c 'acme-.*-1.0-1.noarch.rpm' | grep -qx 6"
 
