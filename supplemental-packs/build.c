@@ -18,20 +18,9 @@
 #include "log.h"
 #include "macro.h"
 #include "pack-internal.h"
+#include "rpm-cleanup.h"
 #include "process.h"
 
-static void rpmts_freep(rpmts *t) {
-        if (*t)
-                rpmtsFree(*t);
-}
-static void fd_closep(FD_t *f) {
-        if (*f)
-                Fclose(*f);
-}
-static void header_freep(Header *h) {
-        if (*h)
-                headerFree(*h);
-}
 static void archive_writep(struct archive **a) {
         if (*a)
                 archive_write_free(*a);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pack-internal.h"
+#include "rpm-cleanup.h"
 
 /* --- records ------------------------------------------------------------------ */
 
@@ -313,19 +314,6 @@ static void saved_dirs_restore(struct saved_dirs *s) {
 /* Debian's librpm refuses transactions on a dpkg system unless told that
  * this is meant: a dom0 is one, and its packs are RPMs. */
 #define RUN_FILTER RPMPROB_FILTER_DEBIAN
-
-static void rpmts_freep(rpmts *t) {
-        if (*t)
-                rpmtsFree(*t);
-}
-static void header_freep(Header *h) {
-        if (*h)
-                headerFree(*h);
-}
-static void fd_closep(FD_t *f) {
-        if (*f)
-                Fclose(*f);
-}
 
 struct txn {
         pack_progress_fn progress;

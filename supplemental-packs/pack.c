@@ -19,6 +19,7 @@
 #include "log.h"
 #include "macro.h"
 #include "pack-internal.h"
+#include "rpm-cleanup.h"
 #include "process.h"
 
 #define PACK_SIG_SIZE_MAX (64 * 1024)
@@ -332,19 +333,6 @@ static int check_signature(struct pack *p, const char *keyring, char **ret_reaso
                        -EBADMSG;
         log_debug("%s: signature good (keyring %s)", p->path, abs);
         return 0;
-}
-
-static void rpmts_freep(rpmts *t) {
-        if (*t)
-                rpmtsFree(*t);
-}
-static void fd_closep(FD_t *f) {
-        if (*f)
-                Fclose(*f);
-}
-static void header_freep(Header *h) {
-        if (*h)
-                headerFree(*h);
 }
 
 static int check_rpm_header(struct pack *p, const struct pack_package *pkg, char **ret_reason) {
