@@ -50,16 +50,6 @@ static struct install_config *parse(const char *xml) {
         return c;
 }
 
-static char *print_config(const struct install_config *c) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        assert_non_null(f);
-        assert_int_equal(install_config_print(c, f), 0);
-        assert_int_equal(fclose(f), 0);
-        return buf;
-}
-
 static char *format(const struct install_config *c) {
         char *xml = NULL;
         assert_int_equal(answerfile_format(c, &xml), 0);
@@ -71,17 +61,17 @@ static char *format(const struct install_config *c) {
  * the written file, parsed and written again, is the same text. */
 static void round_trip(const char *xml) {
         struct install_config *a = parse(xml), *b = NULL, *c = NULL;
-        char *pa = print_config(a), *w1 = format(a), *pb = NULL, *w2 = NULL;
+        char *pa = test_config_print(a), *w1 = format(a), *pb = NULL, *w2 = NULL;
 
         b = parse(w1);
-        pb = print_config(b);
+        pb = test_config_print(b);
         if (strcmp(pa, pb) != 0)
                 print_message("written:\n%s\n", w1);
         assert_string_equal(pa, pb);
         w2 = format(b);
         assert_string_equal(w1, w2);
         c = parse(w2);
-        free(print_config(c));
+        free(test_config_print(c));
         install_config_free(a);
         install_config_free(b);
         install_config_free(c);
@@ -164,7 +154,7 @@ static void test_markup_is_escaped(void **state) {
         assert_non_null(strstr(w, "a&lt;b&gt;c&amp;d&quot;e&apos;f-Pw1"));
         assert_non_null(strstr(w, "a=1&amp;b=&lt;2&gt;"));
         _cleanup_install_config_ struct install_config *b = parse(w);
-        _cleanup_free_ char *pa = print_config(a), *pb = print_config(b);
+        _cleanup_free_ char *pa = test_config_print(a), *pb = test_config_print(b);
         assert_string_equal(pa, pb);
 }
 

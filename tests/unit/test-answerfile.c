@@ -98,16 +98,6 @@ static struct install_config *expect_warning(const char *xml, const char *want) 
         return c;
 }
 
-static char *print_config(const struct install_config *c) {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        assert_non_null(f);
-        assert_int_equal(install_config_print(c, f), 0);
-        assert_int_equal(fclose(f), 0);
-        return buf;
-}
-
 /* The smallest fresh install XenServer accepts; tests splice in one line. */
 #define FRESH_HEAD "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"local\"/>\n"
 #define FRESH_IF "<admin-interface name=\"eth0\" proto=\"dhcp\"/>\n"
@@ -630,7 +620,7 @@ static void test_redaction(void **state) {
         assert_string_equal(c->packs[0].address, "https://alice:Pa55w0rd@mirror.example.com/xenhost/pack.iso");
 
         /* ...the log does not. */
-        _cleanup_free_ char *out = print_config(c);
+        _cleanup_free_ char *out = test_config_print(c);
         static const char *const secrets[] = { "Sup3rS3cret", "Pa55w0rd", "B0bPass", "C4rolPw", "alice", "bob:",
                                                "carol" };
         for (size_t i = 0; i < ELEMENTSOF(secrets); i++) {
@@ -643,7 +633,7 @@ static void test_redaction(void **state) {
         assert_non_null(strstr(out, "pack: url ftp://***@ftp.example.com/pack.iso\n"));
 
         _cleanup_install_config_ struct install_config *h = parse_ok(FRESH("<root-password type=\"hash\">" SHA512_HASH "</root-password>"));
-        _cleanup_free_ char *out2 = print_config(h);
+        _cleanup_free_ char *out2 = test_config_print(h);
         assert_null(strstr(out2, "saltsalt"));
         assert_non_null(strstr(out2, "root-password: hash (redacted)\n"));
 
@@ -938,7 +928,7 @@ static void test_nfs_credentials_are_not_echoed(void **state) {
         _cleanup_install_config_ struct install_config *t =
                 parse_ok(FRESH("<script stage=\"filesystem-populated\" type=\"url\">http://h/s.sh?token=abc123"
                                "</script>"));
-        _cleanup_free_ char *out2 = print_config(t);
+        _cleanup_free_ char *out2 = test_config_print(t);
         assert_null(strstr(out2, "abc123"));
         assert_non_null(strstr(out2, "http://h/s.sh?token=***"));
 }

@@ -1,5 +1,6 @@
-/* A time zone and keymap database of a test's own, so that what the
- * answer-file tests accept does not depend on what the build machine has
+/* For the answer-file reader and writer tests: install_config_print() into
+ * a string, and a time zone and keymap database of a test's own, so that
+ * what they accept does not depend on what the build machine has
  * installed: files under a temporary directory, named to the installer by
  * ZONEINFO_ROOT_ENV and KEYMAPS_ROOT_ENV (installer/config.h). For cmocka
  * group setup and teardown:
@@ -49,4 +50,15 @@ static inline int test_db_remove(void) {
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", test_db_dir);
         return system(cmd) == 0 ? 0 : -1;
+}
+
+/* install_config_print() of C, as a string to free. */
+static inline char *test_config_print(const struct install_config *c) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        assert_non_null(f);
+        assert_int_equal(install_config_print(c, f), 0);
+        assert_int_equal(fclose(f), 0);
+        return buf;
 }
