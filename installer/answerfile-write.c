@@ -30,7 +30,7 @@ static void element(FILE *f, const char *indent, const char *name, const char *t
 
 static void location(FILE *f, const char *name, const char *extra, const struct location *l) {
         fprintf(f, "  <%s%s type=\"%s\"", name, extra, location_type_to_string(l->type));
-        if (l->type == LOCATION_LOCAL || !l->address) {
+        if (!l->address) {
                 fputs("/>\n", f);
                 return;
         }
@@ -96,6 +96,8 @@ int answerfile_write(const struct install_config *c, FILE *f) {
                 }
                 for (char **g = c->guest_disks; g && *g; g++)
                         element(f, "  ", "guest-disk", *g);
+                if (!c->bundled_packs)
+                        element(f, "  ", "bundled-packs", "no");
                 if (c->keymap)
                         element(f, "  ", "keymap", c->keymap);
                 if (c->root_password_type == ROOT_PASSWORD_PLAINTEXT || c->root_password_type == ROOT_PASSWORD_HASH) {

@@ -495,6 +495,13 @@ static void parse_repo(struct parser *p, xmlNode *n, bool is_pack) {
                 record_bad(p, field, index, n);
                 return;
         }
+        /* A local pack may name one pack of the media's packs/ directory;
+         * without a name it is every pack there. */
+        if (is_pack && t == LOCATION_LOCAL && streq(name_of(n), "pack")) {
+                address = text_of(p, n);
+                if (address && !*address)
+                        address = mfree(address);
+        }
         record(p, field, index, n);
         check_oom(p, is_pack ? install_config_add_pack(p->config, t, address)
                              : install_config_add_source(p->config, t, address));
@@ -954,6 +961,17 @@ static void parse_ui_confirmation_prompt(struct parser *p, xmlNode *n) {
                 p->config->confirm_before_writing = b;
 }
 
+static void parse_bundled_packs(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *v = text_of(p, n);
+        if (!v)
+                return;
+        int b = parse_bool(v);
+        if (b < 0)
+                bad(p, n, "<bundled-packs>: '%s' is not yes, no, true or false", V(v));
+        else
+                p->config->bundled_packs = b;
+}
+
 static void parse_bootloader(struct parser *p, xmlNode *n) {
         _cleanup_free_ char *location = attr(p, n, "location"), *wbe = attr(p, n, "write-boot-entry");
         _cleanup_free_ char *v = text_of(p, n);
@@ -1022,6 +1040,7 @@ static const struct element_rule element_rules[] = {
         { "source", MODES_INSTALL, true, parse_source, attrs_type },
         { "driver-source", MODES_INSTALL, true, parse_pack, attrs_type },
         { "pack", MODES_INSTALL, true, parse_pack, attrs_type },
+        { "bundled-packs", MODES_FRESH, false, parse_bundled_packs, NULL },
         { "bootloader", MODES_INSTALL, false, parse_bootloader, attrs_bootloader },
         { "network-backend", MODES_INSTALL, false, parse_network_backend, NULL },
         { "existing-installation", MODES_UPGRADE, false, parse_existing_installation, attrs_fs_type },

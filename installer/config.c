@@ -89,6 +89,7 @@ int install_config_new(struct install_config **ret) {
         c->ntp_source = NTP_SOURCE_DEFAULT;
         c->ssh_mode = SSH_MODE_ON;
         c->write_boot_entry = true;
+        c->bundled_packs = true;
         *ret = c;
         return 0;
 }
@@ -183,7 +184,7 @@ int install_config_add_ntp_server(struct install_config *c, const char *server) 
 
 static int location_array_add(struct location **array, size_t *n, enum location_type type, const char *address) {
         _cleanup_free_ char *copy = NULL;
-        if (type != LOCATION_LOCAL) {
+        if (type != LOCATION_LOCAL || address) {
                 if (!address)
                         return -EINVAL;
                 copy = strdup(address);
@@ -205,6 +206,23 @@ int install_config_add_source(struct install_config *c, enum location_type type,
 
 int install_config_add_pack(struct install_config *c, enum location_type type, const char *address) {
         return location_array_add(&c->packs, &c->n_packs, type, address);
+}
+
+int install_config_add_bundled_packs(struct install_config *c, bool media_has_packs) {
+        if (!media_has_packs || !c->bundled_packs ||
+            (c->mode != INSTALL_MODE_FRESH && c->mode != INSTALL_MODE_REINSTALL))
+                return 0;
+        for (size_t i = 0; i < c->n_packs; i++)
+                if (c->packs[i].type == LOCATION_LOCAL)
+                        return 0;
+        int r = install_config_add_pack(c, LOCATION_LOCAL, NULL);
+        if (r < 0)
+                return r;
+        /* First: the answer file's own packs may require them. */
+        struct location l = c->packs[c->n_packs - 1];
+        memmove(c->packs + 1, c->packs, (c->n_packs - 1) * sizeof *c->packs);
+        c->packs[0] = l;
+        return 1;
 }
 
 int install_config_add_script(struct install_config *c, enum script_stage stage, enum location_type type,
@@ -238,6 +256,10 @@ int install_config_add_service(struct install_config *c, const char *name, bool 
 }
 
 static int print_location(FILE *f, const char *key, const struct location *l, const char *suffix) {
+        if (l->type == LOCATION_LOCAL && l->address) {
+                fprintf(f, "%s: local %s/%s (install media)%s\n", key, PACKS_MEDIA_DIR, l->address, suffix);
+                return 0;
+        }
         if (l->type == LOCATION_LOCAL) {
                 fprintf(f, "%s: local (install media)%s\n", key, suffix);
                 return 0;
@@ -304,6 +326,8 @@ int install_config_print(const struct install_config *c, FILE *f) {
                 if (r < 0)
                         return r;
         }
+        if (!c->bundled_packs && (c->mode == INSTALL_MODE_FRESH || c->mode == INSTALL_MODE_REINSTALL))
+                fprintf(f, "bundled-packs: no\n");
         for (size_t i = 0; i < c->n_scripts; i++) {
                 char key[64];
                 snprintf(key, sizeof key, "script %s", script_stage_to_string(c->scripts[i].stage));
@@ -977,8 +1001,15 @@ int install_config_validate(const struct install_config *c, struct config_proble
         }
         /* Each pack is fetched and verified by the engine before the first
          * write (installer/engine.c); here only its location is checked. */
-        for (size_t i = 0; i < c->n_packs; i++)
-                check_location(v, "packs", i, &c->packs[i]);
+        for (size_t i = 0; i < c->n_packs; i++) {
+                const char *a = c->packs[i].address;
+                if (c->packs[i].type == LOCATION_LOCAL && a &&
+                    (!*a || strchr(a, '/') || streq(a, ".") || streq(a, "..") || has_control_chars(a)))
+                        ERROR("packs", i, "'%s' is not the file name of a pack in the install media's %s/",
+                              FORMAT_VALUE(a), PACKS_MEDIA_DIR);
+                else
+                        check_location(v, "packs", i, &c->packs[i]);
+        }
         for (size_t i = 0; i < c->n_scripts; i++) {
                 if (c->scripts[i].location.type == LOCATION_LOCAL)
                         ERROR("scripts", i, "a script needs a URL or an NFS location");
@@ -998,4 +1029,52 @@ int install_config_validate(const struct install_config *c, struct config_proble
         if (v->oom)
                 return -ENOMEM;
         return p->n_errors > errors_before ? -EINVAL : 0;
+}
+
+static int media_pack_filter(const struct dirent *d) {
+        return d->d_name[0] != '.';
+}
+
+int install_media_packs(const char *media_root, char ***ret_names) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct dirent **list = NULL;
+        size_t k = 0;
+        int n, r = 0;
+
+        if (!media_root) {
+                *ret_names = NULL;
+                return 0;
+        }
+        if (asprintf(&dir, "%s/%s", media_root, PACKS_MEDIA_DIR) < 0)
+                return -ENOMEM;
+        n = scandir(dir, &list, media_pack_filter, alphasort);
+        if (n < 0) {
+                *ret_names = NULL;
+                return errno == ENOENT || errno == ENOTDIR ? 0 : negative_errno();
+        }
+        names = calloc((size_t) n + 1, sizeof *names);
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+                struct stat st;
+                size_t len = strlen(list[i]->d_name);
+                if (r >= 0 && (!names || asprintf(&path, "%s/%s", dir, list[i]->d_name) < 0))
+                        r = -ENOMEM;
+                /* A pack is an ISO file or a directory (with pack.xml):
+                 * what the engine opens for <pack type="local">. */
+                if (r >= 0 && stat(path, &st) == 0 &&
+                    (S_ISDIR(st.st_mode) ||
+                     (S_ISREG(st.st_mode) && len > 4 && strcasecmp(list[i]->d_name + len - 4, ".iso") == 0))) {
+                        if (!(names[k] = strdup(list[i]->d_name)))
+                                r = -ENOMEM;
+                        else
+                                k++;
+                }
+                free(list[i]);
+        }
+        free(list);
+        if (r < 0)
+                return r;
+        *ret_names = TAKE_PTR(names);
+        return (int) k;
 }

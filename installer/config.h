@@ -66,7 +66,8 @@ enum script_stage {
 
 struct location {
         enum location_type type;
-        char *address; /* NULL for LOCATION_LOCAL */
+        char *address; /* NULL for LOCATION_LOCAL; for a local pack, NULL (every pack the
+                        * install media carry) or the file name of one of them in packs/ */
 };
 
 struct install_script {
@@ -111,6 +112,8 @@ struct install_config {
         size_t n_sources;
         struct location *packs;     /* supplemental packs and driver sources */
         size_t n_packs;
+        bool bundled_packs;         /* fresh and reinstall: the packs the install media carry are
+                                     * installed when no local pack is listed (default: yes) */
 
         bool has_admin_interface;
         struct admin_interface admin;
@@ -154,6 +157,19 @@ int install_config_add_name_server(struct install_config *c, const char *server)
 int install_config_add_ntp_server(struct install_config *c, const char *server);
 int install_config_add_source(struct install_config *c, enum location_type type, const char *address);
 int install_config_add_pack(struct install_config *c, enum location_type type, const char *address);
+/* The directory of the install media that holds the packs they carry. */
+#define PACKS_MEDIA_DIR "packs"
+/* A fresh install or reinstall installs the packs the install media carry
+ * (MEDIA_HAS_PACKS) unless the answer file says <bundled-packs>no</...> or
+ * lists local packs of its own: then C gets <pack type="local"/> (every
+ * pack of the media) before its other packs, which may require them, and 1
+ * is returned; 0 when nothing was added; -ENOMEM. */
+int install_config_add_bundled_packs(struct install_config *c, bool media_has_packs);
+/* The packs the install media at MEDIA_ROOT carry: the ISO files and
+ * directories of PACKS_MEDIA_DIR, sorted by name, as a NULL-terminated list
+ * (NULL when there are none; no media or no packs/ is none). Returns how
+ * many, or -errno. */
+int install_media_packs(const char *media_root, char ***ret_names);
 int install_config_add_script(struct install_config *c, enum script_stage stage, enum location_type type,
                               const char *address);
 int install_config_add_service(struct install_config *c, const char *name, bool enabled);

@@ -336,12 +336,32 @@ static bool is_pack_candidate(const char *path) {
 static int fetch_local_packs(struct install *in, const struct plan_pack *pp) {
         _cleanup_free_ char *dir = NULL;
         struct dirent **list = NULL;
+        const char *name = in->cfg->packs[pp->index].address;
         int n, r = 0, found = 0;
         if (!in->env->media_root)
-                return fail(in, "pack %zu (local): there are no install media to take packs from", pp->index + 1),
+                return fail(in, "pack %zu (local%s%s): there are no install media to take packs from", pp->index + 1,
+                            name ? " " : "", name ?: ""),
                        -ENOENT;
         if (asprintf(&dir, "%s/%s", in->env->media_root, PLAN_PACKS_MEDIA_DIR) < 0)
                 return -ENOMEM;
+        /* <pack type="local">NAME</pack>: that one pack of packs/. */
+        if (name) {
+                _cleanup_free_ char *path = NULL, *shown = NULL;
+                if (asprintf(&path, "%s/%s", dir, name) < 0 ||
+                    asprintf(&shown, "install media %s/%s", PLAN_PACKS_MEDIA_DIR, name) < 0)
+                        return -ENOMEM;
+                if (access(path, F_OK) < 0)
+                        return fail(in, "pack %zu (local %s): the install media carry no pack %s", pp->index + 1, name,
+                                    name),
+                               -ENOENT;
+                if (!is_pack_candidate(path))
+                        return fail(in, "pack %zu (local %s): the install media carry no pack %s (an ISO or a directory)",
+                                    pp->index + 1, name, name),
+                               -ENOENT;
+                if ((r = pack_add(in, pp->index, shown, path)) < 0)
+                        return r;
+                return pack_open_last(in);
+        }
         n = scandir(dir, &list, pack_entry_filter, alphasort);
         if (n < 0)
                 return r = negative_errno(),

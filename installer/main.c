@@ -237,6 +237,16 @@ static int load(const char *location, struct install_config **ret) {
         }
         print_lines(problems.warnings);
         print_lines(problems.errors);
+        if (r >= 0 && *ret) {
+                /* The packs the install media carry go in with a fresh
+                 * install unless the answer file chose otherwise. */
+                _cleanup_strv_free_ char **bundled = NULL;
+                int n = install_media_packs(arg_media, &bundled);
+                if (n < 0)
+                        log_warning_errno(n, "Cannot list the packs of the install media: %m");
+                else if (install_config_add_bundled_packs(*ret, n > 0) < 0)
+                        r = log_oom();
+        }
         if (r == -EINVAL && problems.n_errors > 0)
                 log_debug("%s: %zu problem(s)", p, problems.n_errors);
         else if (r < 0)

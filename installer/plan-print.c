@@ -133,7 +133,10 @@ int install_plan_print(const struct install_plan *p, FILE *f) {
                            "%c in this order):\n", p->slot);
                 for (size_t i = 0; i < p->n_packs; i++) {
                         const struct plan_pack *pp = &p->packs[i];
-                        if (pp->type == LOCATION_LOCAL)
+                        if (pp->type == LOCATION_LOCAL && pp->location)
+                                fprintf(f, "  %zu local: %s/%s on the install media\n", pp->index + 1,
+                                        PLAN_PACKS_MEDIA_DIR, pp->location);
+                        else if (pp->type == LOCATION_LOCAL)
                                 fprintf(f, "  %zu local: every pack in %s/ on the install media\n", pp->index + 1,
                                         PLAN_PACKS_MEDIA_DIR);
                         else
@@ -396,8 +399,8 @@ int install_plan_print_json(const struct install_plan *p, const struct install_f
                 add_str(j, "type", location_type_to_string(p->packs[i].type));
                 if (p->packs[i].type == LOCATION_LOCAL)
                         add_str(j, "media_dir", PLAN_PACKS_MEDIA_DIR);
-                else
-                        add_str(j, "location", p->packs[i].location);
+                if (p->packs[i].location)
+                        add_str(j, "location", p->packs[i].location); /* a local pack's: its file name */
                 json_object_array_add(packs, j);
         }
         json_object_object_add(o, "packs", packs);

@@ -814,7 +814,13 @@ static void plan_packs(struct builder *b) {
         for (size_t i = 0; i < c->n_packs; i++) {
                 const struct location *l = &c->packs[i];
                 struct plan_pack *pp = &p->packs[p->n_packs];
-                if (l->type == LOCATION_LOCAL) {
+                if (l->type == LOCATION_LOCAL && l->address) {
+                        /* one pack of the media's packs/, by its file name */
+                        if (!(pp->location = strdup(l->address))) {
+                                b->oom = true;
+                                return;
+                        }
+                } else if (l->type == LOCATION_LOCAL) {
                         if (local_seen)
                                 continue;
                         local_seen = true;

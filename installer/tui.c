@@ -25,6 +25,7 @@
 #include "format.h"
 #include "log.h"
 #include "macro.h"
+#include "pack.h"
 #include "plan.h"
 #include "process.h"
 #include "tui.h"
@@ -128,6 +129,14 @@ struct tui {
         size_t region, city;
         char *cities_of;       /* the region CITIES lists */
         char ntp_servers[TEXT_MAX];
+        /* the packs the media carry (packs/), and one more by URL */
+        char **pack_files;     /* file names in packs/ */
+        char **pack_items;     /* what each says it is, or why it cannot be read */
+        char **pack_names;     /* "name version", NULL when unreadable */
+        char **pack_desc;      /* its description */
+        bool *pack_marks;
+        size_t n_media_packs, pack_sel;
+        char pack_url[TEXT_MAX];
         /* the install */
         struct install_plan *plan;
         int progress_percent;
@@ -786,6 +795,71 @@ static int screen_source(struct tui *t) {
         }
 }
 
+/* The packs the media carry, marked to be installed (all that can be read,
+ * at first), and one more from a URL: as XenServer's installer asks for
+ * supplemental packs. */
+static void packs_detail(struct tui *t, struct form *f) {
+        (void) f;
+        if (t->n_media_packs == 0)
+                return;
+        put(14, 4, SCREEN_W - 8, t->pack_desc[t->pack_sel]);
+}
+
+static int screen_packs(struct tui *t) {
+        char *none[] = {"(this media carries no packs)", NULL};
+        struct field fs[] = {
+                {.kind = FIELD_LIST, .y = 7, .x = 4, .w = SCREEN_W - 8, .h = 6,
+                 .items = t->n_media_packs ? t->pack_items : none, .n_items = t->n_media_packs ? t->n_media_packs : 1,
+                 .sel = &t->pack_sel, .marks = t->n_media_packs ? t->pack_marks : NULL,
+                 .label = "Packs on this media (Space marks, [x] is installed):"},
+                {.kind = FIELD_TEXT, .y = 17, .x = 4, .label = "Pack URL: ", .label_w = 10, .w = 60, .buf = t->pack_url},
+        };
+        char *text[] = {"Supplemental packs add drivers, agents and tools to the host. Each pack is",
+                        "verified before the disk is written, and installed after the host image.", NULL};
+        struct form f = {.title = "Supplemental packs", .text = text, .fields = fs, .n_fields = 2,
+                         .draw_extra = packs_detail,
+                         .help = " Space: mark   Tab: next field   Enter: continue   Esc: back   F10: quit"};
+        for (;;) {
+                int r = form_run(t, &f);
+                if (r != FORM_NEXT)
+                        return form_result(r);
+                size_t marked = 0, unreadable = SIZE_MAX;
+                for (size_t i = 0; i < t->n_media_packs; i++) {
+                        if (t->pack_marks[i] && !t->pack_names[i] && unreadable == SIZE_MAX)
+                                unreadable = i;
+                        marked += t->pack_marks[i];
+                }
+                if (unreadable != SIZE_MAX) {
+                        message(t, "%s cannot be read as a pack: unmark it.", t->pack_files[unreadable]);
+                        continue;
+                }
+                for (size_t i = 0; i < t->cfg->n_packs; i++)
+                        free(t->cfg->packs[i].address);
+                free(t->cfg->packs);
+                t->cfg->packs = NULL;
+                t->cfg->n_packs = 0;
+                /* Every pack of the media is <pack type="local"/>, some are
+                 * named one by one, none turns the media's packs off. */
+                t->cfg->bundled_packs = marked > 0;
+                if (marked > 0 && marked == t->n_media_packs) {
+                        if (install_config_add_pack(t->cfg, LOCATION_LOCAL, NULL) < 0)
+                                return -ENOMEM;
+                } else
+                        for (size_t i = 0; i < t->n_media_packs; i++)
+                                if (t->pack_marks[i] && install_config_add_pack(t->cfg, LOCATION_LOCAL, t->pack_files[i]) < 0)
+                                        return -ENOMEM;
+                if (t->pack_url[0]) {
+                        const char *nfs = startswith(t->pack_url, "nfs://");
+                        if (install_config_add_pack(t->cfg, nfs ? LOCATION_NFS : LOCATION_URL, nfs ?: t->pack_url) < 0)
+                                return -ENOMEM;
+                }
+                if (!config_check(t, (const char *const[]) {"packs", NULL}, false))
+                        continue;
+                t->msg[0] = 0;
+                return SCREEN_NEXT;
+        }
+}
+
 static void explicit_free(char *s) {
         if (s) {
                 explicit_bzero(s, strlen(s));
@@ -1107,6 +1181,27 @@ static int summary_lines(struct tui *t, const struct install_plan *p, char ***re
                         r = r ?: push_wrapped(&l, &n, "", strf("DNS: %s", dns ?: "from DHCP"));
                 r = r ?: push_wrapped(&l, &n, "", strf("Time zone: %s; NTP: %s%s%s", c->timezone ?: "Etc/UTC",
                                                       ntp_source_to_string(c->ntp_source), ntp ?: "", ntp ? ")" : ""));
+                _cleanup_free_ char *packs = NULL;
+                for (size_t i = 0; i < c->n_packs; i++) {
+                        const struct location *pl = &c->packs[i];
+                        _cleanup_free_ char *shown = NULL;
+                        if (pl->type != LOCATION_LOCAL && url_redact(pl->address, &shown) < 0)
+                                r = -ENOMEM;
+                        for (size_t k = 0; pl->type == LOCATION_LOCAL && k < t->n_media_packs; k++)
+                                if ((!pl->address && t->pack_names[k]) ||
+                                    (pl->address && streq(pl->address, t->pack_files[k]))) {
+                                        char *x = strf("%s%s%s", packs ?: "", packs ? ", " : "",
+                                                       t->pack_names[k] ?: t->pack_files[k]);
+                                        free(packs);
+                                        packs = x;
+                                }
+                        if (shown) {
+                                char *x = strf("%s%s%s", packs ?: "", packs ? ", " : "", shown);
+                                free(packs);
+                                packs = x;
+                        }
+                }
+                r = r ?: push_wrapped(&l, &n, "", strf("Supplemental packs: %s", packs ?: "none"));
                 r = r ?: push_wrapped(&l, &n, "", strf("Root password: %s",
                                                       c->root_password_type == ROOT_PASSWORD_UNSET ? "not set"
                                                                                                    : "set (kept as a yescrypt hash)"));
@@ -1470,13 +1565,15 @@ static int screen_end(struct tui *t, bool installed, const char *step, const cha
 
 static bool screen_applies(struct tui *t, size_t i);
 static int (*const screens[])(struct tui *t) = {
-        screen_keymap, screen_welcome, screen_licence, screen_hardware, screen_disks, screen_sr,
-        screen_source, screen_password, screen_network, screen_region, screen_city, screen_summary,
+        screen_keymap, screen_welcome, screen_licence, screen_hardware, screen_disks, screen_sr, screen_source,
+        screen_packs, screen_password, screen_network, screen_region, screen_city, screen_summary,
 };
-enum { S_KEYMAP, S_WELCOME, S_LICENCE, S_HARDWARE, S_DISKS, S_SR, S_SOURCE, S_PASSWORD, S_NETWORK, S_REGION,
-       S_CITY, S_SUMMARY };
+enum { S_KEYMAP, S_WELCOME, S_LICENCE, S_HARDWARE, S_DISKS, S_SR, S_SOURCE, S_PACKS, S_PASSWORD, S_NETWORK,
+       S_REGION, S_CITY, S_SUMMARY };
 
 static bool screen_applies(struct tui *t, size_t i) {
+        /* An upgrade carries the host's packs over (xenhost-upgrade); new
+         * ones go in with xenhost-pack on the upgraded host. */
         if (install_mode_keeps_host(t->cfg->mode))
                 return i == S_KEYMAP || i == S_WELCOME || i == S_LICENCE || i == S_SUMMARY ||
                        (i == S_SOURCE && t->cfg->mode == INSTALL_MODE_UPGRADE);
@@ -1552,6 +1649,45 @@ static int prepare(struct tui *t) {
         }
         if (t->nic == SIZE_MAX)
                 t->nic = 0;
+
+        /* the media's packs: what each says it is (not yet verified) */
+        _cleanup_strv_free_ char **files = NULL;
+        r = install_media_packs(t->env->media_root, &files);
+        if (r < 0)
+                log_warning_errno(r, "Cannot list the packs of the install media: %m");
+        size_t np = r > 0 ? (size_t) r : 0;
+        if (np > 0) {
+                t->pack_items = calloc(np + 1, sizeof *t->pack_items);
+                t->pack_names = calloc(np + 1, sizeof *t->pack_names);
+                t->pack_desc = calloc(np + 1, sizeof *t->pack_desc);
+                t->pack_marks = calloc(np + 1, sizeof *t->pack_marks);
+                if (!t->pack_items || !t->pack_names || !t->pack_desc || !t->pack_marks)
+                        return -ENOMEM;
+                for (size_t i = 0; i < np; i++) {
+                        _cleanup_free_ char *path = strf("%s/%s/%s", t->env->media_root, PACKS_MEDIA_DIR, files[i]);
+                        _cleanup_free_ char *why = NULL;
+                        struct pack_info info = {};
+                        if (!path)
+                                return -ENOMEM;
+                        if (pack_peek(path, &info, &why) >= 0) {
+                                t->pack_items[i] = strf("%-24.24s %-12.12s %s", info.name, info.version, info.originator);
+                                t->pack_names[i] = strf("%s %s", info.name, info.version);
+                                t->pack_desc[i] = strf("%s: %s", files[i], info.description ?: "");
+                                t->pack_marks[i] = true;
+                        } else {
+                                t->pack_items[i] = strf("%s: not a readable pack", files[i]);
+                                /* The reason names the file, not its path. */
+                                const char *rest = why ? startswith(why, path) : NULL;
+                                t->pack_desc[i] = rest ? strf("%s%s", files[i], rest)
+                                                       : strf("%s: %s", files[i], why ?: "not a pack");
+                        }
+                        pack_info_done(&info);
+                        if (!t->pack_items[i] || !t->pack_desc[i] || (t->pack_marks[i] && !t->pack_names[i]))
+                                return -ENOMEM;
+                }
+                t->pack_files = TAKE_PTR(files);
+        }
+        t->n_media_packs = np;
         return load_regions(t);
 }
 
@@ -1563,6 +1699,16 @@ static void tui_free(struct tui *t) {
         strv_free_all(t->disk_items);
         free(t->extra);
         strv_free_all(t->nic_items);
+        strv_free(t->pack_files);
+        for (size_t i = 0; i < t->n_media_packs; i++) {
+                free(t->pack_items[i]);
+                free(t->pack_names[i]);
+                free(t->pack_desc[i]);
+        }
+        free(t->pack_items);
+        free(t->pack_names);
+        free(t->pack_desc);
+        free(t->pack_marks);
         strv_free_all(t->regions);
         strv_free_all(t->cities);
         free(t->cities_of);

@@ -287,6 +287,64 @@ int pack_open(const char *path, struct pack **ret, char **ret_reason) {
         return 0;
 }
 
+int pack_peek(const char *path, struct pack_info *ret, char **ret_reason) {
+        _cleanup_free_ char *xml = NULL;
+        size_t len = 0;
+        struct stat st;
+        int r;
+
+        if (stat(path, &st) < 0)
+                return r = negative_errno(), reason_set(ret_reason, "cannot open pack %s: %s", path, strerror(-r)), r;
+        if (S_ISDIR(st.st_mode)) {
+                _cleanup_free_ char *x = NULL;
+                if (asprintf(&x, "%s/%s", path, PACK_XML) < 0)
+                        return -ENOMEM;
+                r = read_full_file_bounded(x, PACK_XML_SIZE_MAX, &xml, &len);
+                if (r < 0)
+                        return reason_set(ret_reason, "%s is not a pack: cannot read its %s: %s", path, PACK_XML,
+                                          strerror(-r)),
+                               r == -ENOMEM ? r : -EBADMSG;
+        } else {
+                _cleanup_(archive_readp) struct archive *a = archive_read_new();
+                struct archive_entry *e;
+                if (!a)
+                        return -ENOMEM;
+                archive_read_support_format_iso9660(a);
+                if (archive_read_open_filename(a, path, 64 * 1024) != ARCHIVE_OK)
+                        return reason_set(ret_reason, "%s is not a pack: %s", path,
+                                          archive_error_string(a) ?: "unreadable"),
+                               -EBADMSG;
+                while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+                        const char *name = archive_entry_pathname(e) ?: "";
+                        if (startswith(name, "./"))
+                                name += 2;
+                        if (archive_entry_filetype(e) != AE_IFREG || !streq(name, PACK_XML))
+                                continue;
+                        if (archive_entry_size(e) > PACK_XML_SIZE_MAX)
+                                return reason_set(ret_reason, "%s in %s is larger than %d KiB", PACK_XML, path,
+                                                  PACK_XML_SIZE_MAX / 1024),
+                                       -EFBIG;
+                        if (!(xml = malloc(PACK_XML_SIZE_MAX + 1)))
+                                return -ENOMEM;
+                        for (;;) {
+                                la_ssize_t k = archive_read_data(a, xml + len, PACK_XML_SIZE_MAX - len);
+                                if (k < 0)
+                                        return reason_set(ret_reason, "cannot read %s from %s", PACK_XML, path), -EIO;
+                                if (k == 0)
+                                        break;
+                                len += (size_t) k;
+                                if (len == PACK_XML_SIZE_MAX)
+                                        break;
+                        }
+                        xml[len] = 0;
+                        break;
+                }
+                if (!xml)
+                        return reason_set(ret_reason, "%s is not a pack: it has no %s", path, PACK_XML), -EBADMSG;
+        }
+        return pack_xml_parse(xml, len, ret, ret_reason);
+}
+
 const struct pack_info *pack_get_info(const struct pack *p) {
         return p->verified ? &p->info : NULL;
 }

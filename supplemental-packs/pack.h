@@ -141,6 +141,10 @@ enum pack_verify_flags {
  * working directory, checksums computed on the way. Nothing is trusted yet. */
 int pack_open(const char *path, struct pack **ret, char **ret_reason);
 struct pack *pack_free(struct pack *p);
+/* Reads only PATH's pack.xml (ISO or directory) into RET: what a pack says
+ * it is, for showing it before choosing it. Nothing is verified: the
+ * signature, the checksums and the requirements are pack_verify()'s. */
+int pack_peek(const char *path, struct pack_info *ret, char **ret_reason);
 /* The parsed pack.xml: NULL before pack_verify() succeeded. */
 const struct pack_info *pack_get_info(const struct pack *p);
 /* Whether the signature was checked (false: no keyring to check it with). */

@@ -81,6 +81,7 @@ screen | sed 's/^/#   /'
 check_fails "... the install media are not" screen_has 'sr0' 
 step "Enter: the SR type" "SR type: (*) LVM" -- Enter
 step "Enter: the source, this media" "This media carries xenhost $XB_VERSION" -- Enter
+step "Enter: the supplemental packs, none on the plain media" "(this media carries no packs)" -- Enter
 step "Enter: the root password" "at least 8 characters" -- Enter
 type_text "$PW"; key Tab; type_text "$PW"
 step "a matching password: the network" "Management interface:" -- Enter

@@ -8,8 +8,11 @@
 # needs a vfat mount); the slot then holds the packs' files, their RPMs in
 # its rpm database and their records. Every bad pack (unsigned where the
 # media carry a keyring, a corrupted RPM, an unreachable URL, an unmet
-# pack requirement, two versions of one pack) stops the install with one
-# line naming the pack and why, and the disk stays all zeros.
+# pack requirement, two versions of one pack, a local pack by a name the
+# media do not carry) stops the install with one line naming the pack and
+# why, and the disk stays all zeros. The media's packs go in by default,
+# first, unless the answer file names local packs or says
+# <bundled-packs>no</bundled-packs>.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../media-lib.sh"
 
@@ -162,8 +165,27 @@ in_ns "$I" --dry-run --answerfile answer.xml --media "$T_DIR/media" >plan.txt 2>
 check "the printed plan lists the http pack" grep -q '^  2 url http://\*\*\*@127.0.0.1:8080/tools.iso' plan.txt
 check_eq "the disk is still all zeros" "$zero" "$(fingerprint disk.img)"
 
-# --- the good install: A from the media, B over http ------------------------------------
-answer "$LOCAL" "$(url http://127.0.0.1:8080/tools.iso)"
+# --- the packs the media carry: installed unless the answer file chooses ---------------
+packs_of_plan() {
+        in_ns "$I" --dry-run --json --answerfile answer.xml --media "$T_DIR/media" >plan.json 2>plan.err
+        jq -r '[.packs[] | "\(.type) \(.location)"] | join("|")' plan.json
+}
+answer "$(url http://127.0.0.1:8080/tools.iso)"
+check_eq "an answer file without a local pack gets the media's packs, first" \
+        'local null|url http://127.0.0.1:8080/tools.iso' "$(packs_of_plan)"
+answer '<bundled-packs>no</bundled-packs>'
+check_eq "<bundled-packs>no: none of them" '' "$(packs_of_plan)"
+answer '<pack type="local">acme-base.iso</pack>'
+check_eq "a local pack by name: that one" 'local acme-base.iso' "$(packs_of_plan)"
+bad "a local pack the media do not carry" \
+        "step checks: pack 1 (local acme-none.iso): the install media carry no pack acme-none.iso" \
+        '<pack type="local">acme-none.iso</pack>'
+bad "a local pack by name that is not a pack" \
+        "step checks: pack 1 (local README): the install media carry no pack README (an ISO or a directory)" \
+        '<pack type="local">README</pack>'
+
+# --- the good install: A from the media (by default), B over http -----------------------
+answer "$(url http://127.0.0.1:8080/tools.iso)"
 install
 rc=$?
 if [ $rc -eq 0 ] || grep -q 'Installation failed: step bootloader: mounting the ESP' out; then

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/../media-lib.sh"
 
 X="$XH_BIN/xenhost-install"
-for t in "$X" tmux debugfs jq perl partx; do
+for t in "$X" "$XH_BIN/xenhost-pack" tmux debugfs jq perl partx rpmbuild; do
         command -v "$t" >/dev/null || { not_ok "$t is needed"; t_finish; exit 1; }
 done
 check "the media are built" media_ensure_iso
@@ -23,8 +23,16 @@ DATA=$XH_TOP/tests/data/tui
 TM=(tmux -L "xh-tui-$$" -f /dev/null)
 trap '"${TM[@]}" kill-server 2>/dev/null; t_cleanup' EXIT
 
-mkdir -p media/xenhost
+mkdir -p media/xenhost media/packs
 cp "$XB_IMG" "$XB_MAN" media/xenhost/
+# The media carry a pack (unsigned: these media have no keyring) and a file
+# that is not one.
+test_rpm acme-agent 1.0 "" "acme-agent 1.0" ""
+SOURCE_DATE_EPOCH=1700000000 "$XH_BIN/xenhost-pack" build --name acme-agent --version 1.0 --originator acme \
+        --description 'Acme monitoring agent' "$T_DIR/rpmbuild/RPMS/noarch/acme-agent-1.0-1.noarch.rpm" \
+        -o media/packs/acme-agent.iso >pack.out 2>&1
+check "a pack on the media" test -s media/packs/acme-agent.iso
+echo 'not a pack' >media/packs/broken.iso
 truncate -s 50G d1.img
 truncate -s 20G d2.img
 L1=$(loop_attach d1.img) && L2=$(loop_attach d2.img) || { not_ok "two loop devices"; t_finish; exit 1; }
@@ -115,9 +123,19 @@ step "Esc from the SR type: the disks" "Primary disk (xenhost and the local SR):
 step "Enter: the SR type again" "SR type: (*) LVM" Enter
 step "Enter: the installation source, this media" "This media carries xenhost $XB_VERSION" Enter
 key Right Tab
-type_text "http://example.com/repo"
-says "a network source is refused" "installing from a network source is not supported yet" Enter
-step "the media: the root password" "at least 8 characters" BTab Left Enter
+type_text "example.com/repo"
+says "a source that is not a URL" "'example.com/repo' is not an http://, https://, ftp://, file:// or nfs://" Enter
+step "the media: the supplemental packs" "Packs on this media (Space marks, [x] is installed):" BTab Left Enter
+check "... list the media's pack, marked to be installed" wait_for "> [x] acme-agent               1.0          acme"
+check "... with its description" wait_for "acme-agent.iso: Acme monitoring agent"
+check "... and the file that is not a pack, unmarked" wait_for "[ ] broken.iso: not a readable pack"
+step "... saying why for the one under the cursor" "broken.iso is not a pack:" Down
+says "marking a file that is not a pack is refused" "broken.iso cannot be read as a pack: unmark it." Space Enter
+key Space Tab
+type_text "ftp//nonsense"
+says "a pack URL that is not one" "'ftp//nonsense' is not an http://, https://, ftp://, file:// or nfs:// URL" Enter
+key C-u
+step "the pack chosen: the root password" "at least 8 characters" Enter
 type_text "short12"; key Tab; type_text "short12"
 says "a short password" "The password is too short: at least 8 characters." Enter
 type_text "tui-password-1"; key Tab; type_text "tui-password-2"
@@ -223,10 +241,13 @@ check "the time zone is Europe/Berlin" bash -c "debugfs -R 'stat /etc/localtime'
 hash=$(slot_cat /etc/shadow | sed -n 's/^root:\([^:]*\):.*/\1/p')
 check_eq "root's password is the one typed" "$hash" \
         "$(PW=tui-password-1 H="$hash" perl -e 'print crypt($ENV{PW}, $ENV{H})')"
+check_eq "the pack chosen on its screen is installed" "acme-agent 1.0" "$(slot_cat /usr/share/acme/acme-agent.txt)"
+check "... and recorded" bash -c "debugfs -R 'cat /var/lib/xenhost/packs/acme-agent.json' '${L1}p3' 2>/dev/null | jq -e '.name == \"acme-agent\"'"
 
 # The answer file.
 check "the saved answer file passes --check-answerfile" "$X" --check-answerfile saved.xml
 check_fails "... and holds no clear-text password" grep -q "tui-password" saved.xml
+check "... and names the one pack of the media chosen" grep -qF '<pack type="local">acme-agent.iso</pack>' saved.xml
 plan=$T_DIR/install.plan.json
 check "the confirmed plan is kept beside the log" test -s "$plan"
 "$X" --dry-run --json --facts "$plan" --answerfile saved.xml >replan.json 2>replan.err

@@ -411,6 +411,9 @@ static void test_bad_values(void **state) {
                 { FRESH("<pack type=\"url\">gopher://x/p.iso</pack>"),
                   F ":5: <pack>: 'gopher://x/p.iso' is not an http://, https://, ftp://, file:// or nfs:// URL" },
                 { FRESH("<pack type=\"url\">http:///p.iso</pack>"), F ":5: <pack>: 'http:///p.iso' is not a valid URL (it needs a host)" },
+                { FRESH("<pack type=\"local\">../p.iso</pack>"),
+                  F ":5: <pack>: '../p.iso' is not the file name of a pack in the install media's packs/" },
+                { FRESH("<bundled-packs>some</bundled-packs>"), F ":5: <bundled-packs>: 'some' is not yes, no, true or false" },
                 { FRESH("<driver-source type=\"nfs\">server/path</driver-source>"),
                   F ":5: <driver-source>: 'server/path' is not an NFS location (server:/path)" },
                 { FRESH("<driver-source>http://x/d.iso</driver-source>"), F ":5: <driver-source> needs a type attribute (local, url or nfs)" },
@@ -959,6 +962,43 @@ static void test_parse_file_bounds(void **state) {
         rmdir(dir);
 }
 
+/* The packs the install media carry go in with a fresh install when the
+ * answer file names no local pack and does not say <bundled-packs>no; a
+ * local pack of its own (all, or one by name) is what it chose instead. */
+static void test_bundled_packs(void **state) {
+        (void) state;
+        static const struct {
+                const char *xml;
+                bool media_has_packs;
+                int added;
+                const char *printed;
+        } cases[] = {
+                { FRESH(""), true, 1, "pack: local (install media)\n" },
+                { FRESH(""), false, 0, NULL },
+                { FRESH("<bundled-packs>no</bundled-packs>"), true, 0, "bundled-packs: no\n" },
+                { FRESH("<pack type=\"local\">acme.iso</pack>"), true, 0, "pack: local packs/acme.iso (install media)\n" },
+                { FRESH("<pack type=\"url\">http://x/p.iso</pack>"), true, 1, "pack: local (install media)\n" },
+                { "<installation mode=\"upgrade\">\n<existing-installation>sda</existing-installation>\n"
+                  "<source type=\"local\"/>\n</installation>\n", true, 0, NULL },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                struct answerfile_problems problems = {};
+                _cleanup_install_config_ struct install_config *c = NULL;
+                assert_int_equal(answerfile_parse_memory("t.xml", cases[i].xml, strlen(cases[i].xml), &problems, &c), 0);
+                answerfile_problems_done(&problems);
+                size_t before = c->n_packs;
+                assert_int_equal(install_config_add_bundled_packs(c, cases[i].media_has_packs), cases[i].added);
+                assert_int_equal(c->n_packs, before + (size_t) cases[i].added);
+                /* Twice is once. */
+                assert_int_equal(install_config_add_bundled_packs(c, cases[i].media_has_packs), 0);
+                _cleanup_free_ char *out = test_config_print(c);
+                if (cases[i].printed)
+                        assert_non_null(strstr(out, cases[i].printed));
+                else
+                        assert_null(strstr(out, "pack"));
+        }
+}
+
 static void test_string_tables(void **state) {
         (void) state;
         for (int m = 0; m < _INSTALL_MODE_MAX; m++)
@@ -998,6 +1038,7 @@ int main(void) {
                 cmocka_unit_test(test_encoding_errors_hide_the_bytes),
                 cmocka_unit_test(test_nfs_credentials_are_not_echoed),
                 cmocka_unit_test(test_parse_file_bounds),
+                cmocka_unit_test(test_bundled_packs),
                 cmocka_unit_test(test_string_tables),
         };
         return cmocka_run_group_tests(tests, db_setup, db_teardown);
