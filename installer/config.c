@@ -208,6 +208,14 @@ int install_config_add_pack(struct install_config *c, enum location_type type, c
         return location_array_add(&c->packs, &c->n_packs, type, address);
 }
 
+bool install_source_is_supported(const struct location *l) {
+        if (l->type == LOCATION_LOCAL)
+                return true;
+        return l->type == LOCATION_URL && l->address &&
+               (startswith(l->address, "http://") || startswith(l->address, "https://") ||
+                startswith(l->address, "file:///"));
+}
+
 int install_config_add_bundled_packs(struct install_config *c, bool media_has_packs) {
         if (!media_has_packs || !c->bundled_packs ||
             (c->mode != INSTALL_MODE_FRESH && c->mode != INSTALL_MODE_REINSTALL))
@@ -995,9 +1003,17 @@ int install_config_validate(const struct install_config *c, struct config_proble
         for (size_t i = 0; i < c->n_sources; i++) {
                 size_t before = p->n;
                 check_location(v, "sources", i, &c->sources[i]);
-                if (p->n == before && c->sources[i].type != LOCATION_LOCAL)
-                        ERROR("sources", i, "installing from a network source is not supported yet; use the "
-                                            "install media (source type local)");
+                /* The host image's source (the first): http(s) and file
+                 * trees; ftp and NFS trees are not read. */
+                if (p->n == before && i == 0 && !install_source_is_supported(&c->sources[i])) {
+                        _cleanup_free_ char *shown = NULL;
+                        if (url_redact(c->sources[i].address ?: "", &shown) < 0)
+                                v->oom = true;
+                        else
+                                ERROR("sources", i, "installing from %s'%s' is not supported: serve the install tree "
+                                                    "over http:// or https://, or give a file:// path",
+                                      c->sources[i].type == LOCATION_NFS ? "NFS " : "", FORMAT_VALUE(shown));
+                }
         }
         /* Each pack is fetched and verified by the engine before the first
          * write (installer/engine.c); here only its location is checked. */

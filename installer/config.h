@@ -157,6 +157,10 @@ int install_config_add_name_server(struct install_config *c, const char *server)
 int install_config_add_ntp_server(struct install_config *c, const char *server);
 int install_config_add_source(struct install_config *c, enum location_type type, const char *address);
 int install_config_add_pack(struct install_config *c, enum location_type type, const char *address);
+/* The network sources the installer reads: http://, https:// (the URL of
+ * an install tree, the ISO's or the PXE tree's root, or of a manifest) and
+ * file:// (the same, as a path). */
+bool install_source_is_supported(const struct location *l);
 /* The directory of the install media that holds the packs they carry. */
 #define PACKS_MEDIA_DIR "packs"
 /* A fresh install or reinstall installs the packs the install media carry

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
 #include "boot.h"
@@ -26,7 +27,7 @@
 #include "process.h"
 #include "slot.h"
 #include "upgrade.h"
-#include "upgrade-internal.h" /* download_file(): packs over http(s), as the upgrader fetches images */
+#include "download.h" /* download_file(): packs and network sources over http(s), as the upgrader fetches images */
 
 static const char *const step_names[_INSTALL_STEP_MAX] = {
         [INSTALL_STEP_CHECKS] = "checks",
@@ -74,6 +75,8 @@ struct install {
         char *target;        /* the slot, mounted */
         char *esp;           /* the ESP, mounted at target/boot/efi */
         struct manifest m;
+        char *image;         /* the host image to write: the plan's, or its download */
+        bool image_downloaded; /* removed again at the end (it is held in memory) */
         char *keyring;       /* the keyring the manifest was verified with, or NULL */
         char *keyring_data;  /* its bytes, for the host's /etc/xenhost/keyring.gpg */
         size_t keyring_len;
@@ -563,6 +566,10 @@ int install_keyring(const struct install_env *env, char **ret) {
                 if (access(k, F_OK) < 0)
                         k = mfree(k);
         }
+        /* A network install (PXE) has no media: the installer's own. */
+        if (!k && install_in_installer_environment() && access(INSTALL_BUILTIN_KEYRING, F_OK) == 0 &&
+            !(k = strdup(INSTALL_BUILTIN_KEYRING)))
+                return -ENOMEM;
         *ret = TAKE_PTR(k);
         return 0;
 }
@@ -579,6 +586,43 @@ static int read_keyring(struct install *in) {
         return 0;
 }
 
+static void download_progress(uint64_t done, uint64_t total, void *userdata) {
+        report(userdata, done, total);
+}
+
+/* A network source's image, into the work directory beside its manifest
+ * (in the installer, /run: memory), with retries and resume; checked
+ * against the manifest (size, SHA-256, signature) right after. */
+static int download_image(struct install *in) {
+        const struct install_plan *p = in->plan;
+        _cleanup_free_ char *dir = NULL, *path = NULL, *why = NULL, *shown = NULL;
+        char sha[65] = "";
+        uint64_t size = 0;
+        struct statvfs sv;
+        int r;
+
+        if (!(dir = strdup(p->image.manifest)))
+                return -ENOMEM;
+        *strrchr(dir, '/') = 0;
+        if (asprintf(&path, "%s/xenhost-%s.img", dir, p->image.version) < 0 || url_redact(p->image.image, &shown) < 0)
+                return -ENOMEM;
+        if (statvfs(dir, &sv) == 0 && (uint64_t) sv.f_bavail * sv.f_frsize < p->image.image_size + 16 * MiB) {
+                char s1[32], s2[32];
+                return fail(in, "not enough room in %s for the %s host image (%s free): the machine needs more memory",
+                            dir, format_iec(s1, sizeof s1, p->image.image_size),
+                            format_iec(s2, sizeof s2, (uint64_t) sv.f_bavail * sv.f_frsize)),
+                       -ENOSPC;
+        }
+        log_info("Downloading the host image %s (%" PRIu64 " bytes)", shown, p->image.image_size);
+        in->image = TAKE_PTR(path);
+        in->image_downloaded = true;
+        r = download_file(p->image.image, in->image, p->image.image_size, download_progress, in, sha, &size, &why);
+        if (r < 0)
+                return fail(in, "cannot download the host image: %s", why ?: strerror(-r)), r;
+        log_info("Downloaded %" PRIu64 " bytes, SHA-256 %s", size, sha);
+        return 0;
+}
+
 static int step_verify(struct install *in) {
         const struct install_plan *p = in->plan;
         _cleanup_free_ char *why = NULL;
@@ -587,7 +631,19 @@ static int step_verify(struct install *in) {
                 return r;
         if ((r = install_keyring(in->env, &in->keyring)) < 0)
                 return r;
-        r = image_verify_flags(p->image.image, p->image.manifest, in->keyring,
+        if (p->image.source_url) {
+                /* The manifest's signature first: nothing is downloaded on
+                 * the word of a manifest that does not verify. */
+                _cleanup_(manifest_done) struct manifest pre = {};
+                r = manifest_load(p->image.manifest, in->keyring,
+                                  in->env->insecure_unsigned ? MANIFEST_ALLOW_UNSIGNED : 0, &pre, &why);
+                if (r < 0)
+                        return fail(in, "%s", why ?: "the network source's manifest does not verify"), r;
+                if ((r = download_image(in)) < 0)
+                        return r;
+        } else if (!(in->image = strdup(p->image.image)))
+                return -ENOMEM;
+        r = image_verify_flags(in->image, p->image.manifest, in->keyring,
                                in->env->insecure_unsigned ? MANIFEST_ALLOW_UNSIGNED : 0, &in->m, &why);
         if (r < 0)
                 return fail(in, "%s", why ?: "the host image does not verify"), r;
@@ -682,7 +738,7 @@ static int step_slot(struct install *in) {
         /* The plan decided the slot's UUID: grub.cfg searches for it. */
         struct slot_write_options o = {.label = p->slot_label, .fs_uuid = p->slot_fs_uuid, .progress = slot_progress,
                                        .userdata = in};
-        r = slot_write_image(p->image.image, &in->m, slot, &o, uuid, &why);
+        r = slot_write_image(in->image, &in->m, slot, &o, uuid, &why);
         if (r < 0)
                 return fail(in, "%s", why ?: strerror(-r)), r;
         if (!streq(uuid, p->slot_fs_uuid))
@@ -1087,7 +1143,8 @@ static int offline_apply(struct install *in) {
         const struct upgrade_options opts = {.keyring = keyring, .insecure_unsigned = in->env->insecure_unsigned,
                                              .cb = &cb};
         _cleanup_(upgrade_result_done) struct upgrade_result res = {};
-        r = upgrade_apply(&h, p->image.manifest, &opts, &res, &why);
+        /* A network source's manifest URL: the upgrader downloads. */
+        r = upgrade_apply(&h, p->image.source_url ?: p->image.manifest, &opts, &res, &why);
         if (r < 0)
                 return reason_set(in->reason, "step %s: %s", upgrade_step_to_string(o.step), why ?: strerror(-r)), r;
         if (res.noop)
@@ -1149,6 +1206,9 @@ out:
                 free(in.script_paths[i]);
         free(in.script_paths);
         install_packs_free(&in);
+        if (in.image_downloaded && in.image)
+                (void) unlink(in.image);
+        free(in.image);
         manifest_done(&in.m);
         free(in.keyring);
         free(in.keyring_data);

@@ -76,9 +76,21 @@ struct install_frontend {
         void *userdata;
 };
 
-/* Probes the machine. Reads only. */
+/* Probes the machine. Reads only, but for a network source (the config's
+ * first <source type="url">) whose manifest, and its signature when there
+ * is one, it downloads into ENV's work directory (source/): the image
+ * itself is downloaded by the install, before its first write. */
 int install_facts_probe(const struct install_config *cfg, const struct install_env *env,
                         struct install_facts **ret, char **ret_reason);
+/* The host image facts of F again, for CFG's source: for a front end that
+ * probed before the source was chosen. */
+int install_facts_probe_image(struct install_facts *f, const struct install_config *cfg,
+                              const struct install_env *env, char **ret_reason);
+
+/* The installer's own version (VERSION of /etc/xenhost-release, or of the
+ * file $XENHOST_RELEASE_FILE names), which a tree URL's manifest must
+ * have: TREE/xenhost/xenhost-VERSION.manifest. -ENOENT when unknown. */
+int install_own_version(char **ret);
 
 /* Carries out PLAN (which has no errors) for CFG (the root password and the
  * scripts come from it). Consent must have been given: this writes. On
@@ -107,8 +119,12 @@ int install_disk_path(const char *name, char **ret);
 /* Where the media carry the public keyring of release builds, beside the
  * host image: MEDIA/xenhost/keyring.gpg. */
 #define INSTALL_MEDIA_KEYRING "xenhost/keyring.gpg"
+/* The keyring of release builds inside the installer initrd, for installs
+ * without media (PXE). */
+#define INSTALL_BUILTIN_KEYRING "/usr/share/xenhost/keyring.gpg"
 /* The keyring ENV configures: ENV->keyring, else the media's when it
- * exists. *RET is NULL when there is none. */
+ * exists, else (in the installer environment) INSTALL_BUILTIN_KEYRING when
+ * it exists. *RET is NULL when there is none. */
 int install_keyring(const struct install_env *env, char **ret);
 
 /* Whether this process runs in the xenhost installer environment (the

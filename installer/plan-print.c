@@ -158,6 +158,14 @@ static void add_str(struct json_object *o, const char *k, const char *v) {
         json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
+/* A URL without its credentials or query values, a path as it is. */
+static void add_location(struct json_object *o, const char *k, const char *v) {
+        _cleanup_free_ char *shown = NULL;
+        if (v && strstr(v, "://") && url_redact(v, &shown) >= 0)
+                v = shown;
+        add_str(o, k, v);
+}
+
 static void add_u64(struct json_object *o, const char *k, uint64_t v) {
         json_object_object_add(o, k, json_object_new_uint64(v));
 }
@@ -230,8 +238,9 @@ static struct json_object *facts_to_json(const struct install_facts *fa) {
         }
         json_object_object_add(o, "nics", nics);
         if (fa->has_image) {
-                add_str(img, "image", fa->image.image);
+                add_location(img, "image", fa->image.image);
                 add_str(img, "manifest", fa->image.manifest);
+                add_location(img, "source_url", fa->image.source_url);
                 add_str(img, "version", fa->image.version);
                 add_str(img, "build", fa->image.build);
                 add_str(img, "format", fa->image.format);
@@ -326,7 +335,7 @@ int install_plan_print_json(const struct install_plan *p, const struct install_f
         add_str(slot, "slot", slot_name);
         add_str(slot, "label", p->slot_label);
         add_str(slot, "fs_uuid", p->slot_fs_uuid);
-        add_str(slot, "image", p->image.image);
+        add_location(slot, "image", p->image.image);
         add_str(slot, "image_format", p->image.format);
         add_str(slot, "version", p->image.version);
         json_object_object_add(o, "slot", slot);
@@ -559,6 +568,7 @@ int install_facts_from_json(const char *text, struct install_facts **ret, char *
                 struct image_facts *i = &fa->image;
                 fa->has_image = true;
                 if ((r = get_str(img, "image", &i->image)) >= 0 && (r = get_str(img, "manifest", &i->manifest)) >= 0 &&
+                    (r = get_str(img, "source_url", &i->source_url)) >= 0 &&
                     (r = get_str(img, "version", &i->version)) >= 0 && (r = get_str(img, "build", &i->build)) >= 0 &&
                     (r = get_str(img, "format", &i->format)) >= 0 &&
                     (r = get_str(img, "xen_version", &i->xen_version)) >= 0)

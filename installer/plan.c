@@ -46,8 +46,9 @@ static void disk_facts_done(struct disk_facts *d) {
         strv_free(d->loop_devices);
 }
 
-static void image_facts_done(struct image_facts *i) {
+void install_facts_image_done(struct image_facts *i) {
         free(i->image);
+        free(i->source_url);
         free(i->manifest);
         free(i->version);
         free(i->build);
@@ -69,7 +70,7 @@ void install_facts_free(struct install_facts *f) {
                 free(f->nics[i].driver);
         }
         free(f->nics);
-        image_facts_done(&f->image);
+        install_facts_image_done(&f->image);
         free(f);
 }
 
@@ -358,22 +359,39 @@ static void plan_image(struct builder *b) {
         const struct install_facts *f = b->facts;
         if (c->mode == INSTALL_MODE_RESTORE)
                 return; /* a restore writes no image (plan_offline_settings) */
-        for (size_t i = 0; i < c->n_sources; i++)
-                if (c->sources[i].type != LOCATION_LOCAL)
-                        setting(b, "sources", SETTING_REFUSED, "installing from a %s source is not supported yet; "
-                                "use the install media (<source type=\"local\"/>)",
-                                location_type_to_string(c->sources[i].type));
-        if (c->n_sources > 0 && !b->p->n_errors)
+        /* The first source is the host image's (XenServer's answer files
+         * may list more repositories: those held packages, which packs are
+         * here). */
+        const struct location *src = c->n_sources > 0 ? &c->sources[0] : NULL;
+        for (size_t i = 1; i < c->n_sources; i++)
+                setting(b, "sources", SETTING_WARNED, "source %zu is not used: the host image comes from the first "
+                        "source", i + 1);
+        if (src && src->type != LOCATION_LOCAL && !install_source_is_supported(src)) {
+                _cleanup_free_ char *shown = NULL;
+                if (src->address && url_redact(src->address, &shown) < 0)
+                        b->oom = true;
+                setting(b, "sources", SETTING_REFUSED, "installing from %s %s is not supported: serve the install "
+                        "tree over http:// or https://, or give a file:// path",
+                        src->type == LOCATION_NFS ? "the NFS source" : "the source", shown ?: "");
+        } else if (src && src->type != LOCATION_LOCAL) {
+                _cleanup_free_ char *shown = NULL;
+                if (url_redact(src->address, &shown) < 0)
+                        b->oom = true;
+                setting(b, "sources", SETTING_APPLIED, "the host image from %s%s", shown ?: "",
+                        f->image.source_url ? ", downloaded and verified before the first write" : "");
+        } else if (src)
                 setting(b, "sources", SETTING_APPLIED, "the host image on the install media");
-        else if (c->n_sources == 0)
+        else
                 setting(b, "sources", SETTING_DEFAULT, "the host image on the install media");
         if (!f->has_image) {
-                plan_error(b, "no host image: no install media with a manifest was found");
+                plan_error(b, src && src->type != LOCATION_LOCAL ? "no host image: the network source was not read"
+                                                                : "no host image: no install media with a manifest was found");
                 return;
         }
         struct image_facts *i = &b->p->image;
         i->image = copy_str(b, f->image.image);
         i->manifest = copy_str(b, f->image.manifest);
+        i->source_url = copy_str(b, f->image.source_url);
         i->version = copy_str(b, f->image.version);
         i->build = copy_str(b, f->image.build);
         i->format = copy_str(b, f->image.format);
@@ -381,6 +399,15 @@ static void plan_image(struct builder *b) {
         i->kernel_version = copy_str(b, f->image.kernel_version);
         i->image_size = f->image.image_size;
         i->installed_size = f->image.installed_size;
+        /* A downloaded image is held in memory (the installer's /run)
+         * until it is written: room for it beside the installer itself. */
+        if (f->image.source_url && c->mode != INSTALL_MODE_UPGRADE && f->memory_bytes &&
+            f->memory_bytes < i->image_size + GiB) {
+                char s1[32], s2[32];
+                plan_error(b, "the machine has %s of memory; installing from the network needs %s (the %s host "
+                           "image is held in memory until it is written)", format_iec(s1, sizeof s1, f->memory_bytes),
+                           format_iec(s2, sizeof s2, i->image_size + GiB), format_iec((char[32]) {}, 32, i->image_size));
+        }
 }
 
 static void plan_disks(struct builder *b) {
@@ -1109,7 +1136,7 @@ struct install_plan *install_plan_free(struct install_plan *p) {
         free(p->disk_by_id);
         free(p->slot_versions[0]);
         free(p->slot_versions[1]);
-        image_facts_done(&p->image);
+        install_facts_image_done(&p->image);
         for (size_t i = 0; i < p->n_files; i++) {
                 free(p->files[i].path);
                 free(p->files[i].content);

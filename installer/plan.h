@@ -56,6 +56,9 @@ struct nic_facts {
 
 struct image_facts {
         char *image, *manifest;   /* paths of the host image and its manifest */
+        char *source_url;         /* a network source (http, https): the manifest's URL; image is then
+                                   * the image's URL and manifest a copy of the manifest (and of its
+                                   * signature beside it) in the work directory */
         char *version, *build;
         char *format;             /* IMAGE_FORMAT */
         char *xen_version, *kernel_version;
@@ -231,4 +234,5 @@ int install_plan_print_json(const struct install_plan *p, const struct install_f
 
 /* Reads facts from the JSON that install_plan_print_json() wrote (its
  * "facts" member, or the object itself). */
+void install_facts_image_done(struct image_facts *i);
 int install_facts_from_json(const char *text, struct install_facts **ret, char **ret_reason);

@@ -11,6 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "boot.h"
+#include "download.h"
 #include "engine.h"
 #include "fileio.h"
 #include "format.h"
@@ -244,22 +245,126 @@ static int probe_nics(struct install_facts *f) {
         return r;
 }
 
-/* The host image: the one given, or the manifest on the media. */
-static int probe_image(struct install_facts *f, const struct install_env *env, char **ret_reason) {
-        _cleanup_free_ char *image = NULL, *manifest = NULL;
+int install_own_version(char **ret) {
+        const char *path = getenv("XENHOST_RELEASE_FILE") ?: "/etc/xenhost-release";
+        _cleanup_free_ char *text = NULL;
+        int r = read_full_file_bounded(path, 64 * 1024, &text, NULL);
+        if (r < 0)
+                return r == -ENOMEM ? r : -ENOENT;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                const char *v = startswith(line, "VERSION=");
+                if (!v)
+                        continue;
+                size_t n = strlen(v);
+                if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0])
+                        v++, n -= 2;
+                char *d = strndup(v, n);
+                if (!d)
+                        return -ENOMEM;
+                if (!manifest_version_is_valid(d)) {
+                        free(d);
+                        return -ENOENT;
+                }
+                *ret = d;
+                return 0;
+        }
+        return -ENOENT;
+}
+
+/* A network source over http(s): its manifest (and signature) into
+ * WORK/source/, the image's URL beside the manifest's. */
+static int probe_network_source(const char *address, const struct install_env *env, char **ret_manifest_url,
+                                char **ret_manifest, char **ret_reason) {
+        _cleanup_free_ char *url = NULL, *dir = NULL, *path = NULL, *sig_url = NULL, *sig = NULL, *ignored = NULL;
+        int r;
+
+        if (endswith(address, ".manifest"))
+                url = strdup(address);
+        else {
+                /* An install tree: the manifest of the installer's own version. */
+                _cleanup_free_ char *version = NULL;
+                size_t n = strlen(address);
+                while (n > 0 && address[n - 1] == '/')
+                        n--;
+                if ((r = install_own_version(&version)) < 0)
+                        return r == -ENOMEM ? r : (reason_set(ret_reason, "the installer does not know its version: "
+                                                              "give the URL of the manifest (.../xenhost/"
+                                                              "xenhost-VERSION.manifest) as the source"), -EINVAL);
+                if (asprintf(&url, "%.*s/xenhost/xenhost-%s.manifest", (int) n, address, version) < 0)
+                        url = NULL;
+        }
+        if (!url || asprintf(&dir, "%s/source", env->work_dir ?: "/run/xenhost-install") < 0 ||
+            asprintf(&sig_url, "%s.asc", url) < 0)
+                return -ENOMEM;
+        if ((r = mkdir_all(dir, 0700)) < 0)
+                return reason_set(ret_reason, "cannot create %s: %s", dir, strerror(-r)), r;
+        const char *base = strrchr(url, '/') + 1;
+        if (asprintf(&path, "%s/%s", dir, base) < 0 || asprintf(&sig, "%s.asc", path) < 0)
+                return -ENOMEM;
+        log_info("Reading the network source's manifest");
+        if ((r = download_file(url, path, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, ret_reason)) < 0)
+                return r;
+        /* A signature when there is one: whether one is needed is the
+         * verify step's, with the keyring. */
+        if (download_file(sig_url, sig, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, &ignored) < 0)
+                unlink(sig);
+        *ret_manifest_url = TAKE_PTR(url);
+        *ret_manifest = TAKE_PTR(path);
+        return 0;
+}
+
+/* The host image: the one given, the first source's when it is a network
+ * source, or the manifest on the media. */
+static int probe_image(struct install_facts *f, const struct install_config *cfg, const struct install_env *env,
+                       char **ret_reason) {
+        _cleanup_free_ char *image = NULL, *manifest = NULL, *source_url = NULL, *tree = NULL;
+        const char *media_root = env->media_root;
+        const struct location *src = cfg && cfg->n_sources > 0 && cfg->mode != INSTALL_MODE_RESTORE ? &cfg->sources[0]
+                                                                                                  : NULL;
         struct manifest m = {};
         int r;
 
-        if (env->image) {
+        if (src && (src->type == LOCATION_LOCAL || !install_source_is_supported(src)))
+                src = NULL; /* the media; an unsupported source is the plan's to refuse */
+        if (src && !env->image) {
+                const char *path = startswith(src->address, "file://");
+                if (path && endswith(path, ".manifest")) {
+                        if (!(manifest = strdup(path)))
+                                return -ENOMEM;
+                } else if (path) {
+                        /* A tree on a path: as the media. */
+                        if (!(tree = strdup(path)))
+                                return -ENOMEM;
+                        media_root = tree;
+                } else if ((r = probe_network_source(src->address, env, &source_url, &manifest, ret_reason)) < 0)
+                        return r;
+        }
+        if (manifest) {
+                /* The image is named after the manifest's version, beside it. */
+                r = manifest_load(manifest, NULL, 0, &m, ret_reason);
+                if (r < 0)
+                        return r;
+                const char *at = source_url ?: manifest;
+                const char *slash = strrchr(at, '/');
+                r = asprintf(&image, "%.*s/xenhost-%s.img", (int) (slash - at), at, m.version);
+                manifest_done(&m);
+                if (r < 0) {
+                        image = NULL;
+                        return -ENOMEM;
+                }
+        } else if (env->image) {
                 image = strdup(env->image);
                 if (env->manifest)
                         manifest = strdup(env->manifest);
                 else if (endswith(env->image, ".img"))
                         r = asprintf(&manifest, "%.*s.manifest", (int) strlen(env->image) - 4, env->image);
-        } else if (env->media_root) {
+        } else if (media_root) {
                 _cleanup_free_ char *dir = NULL;
                 struct dirent **names = NULL;
-                if (asprintf(&dir, "%s/xenhost", env->media_root) < 0)
+                if (asprintf(&dir, "%s/xenhost", media_root) < 0)
                         return -ENOMEM;
                 int n = scandir(dir, &names, NULL, alphasort);
                 for (int i = 0; i < n; i++) {
@@ -284,6 +389,7 @@ static int probe_image(struct install_facts *f, const struct install_env *env, c
         f->image = (struct image_facts) {
                 .image = TAKE_PTR(image),
                 .manifest = TAKE_PTR(manifest),
+                .source_url = TAKE_PTR(source_url),
                 .version = TAKE_PTR(m.version),
                 .build = TAKE_PTR(m.build),
                 .format = strdup(image_format_to_string(m.image_format)),
@@ -360,7 +466,7 @@ int install_facts_probe(const struct install_config *cfg, const struct install_e
                 }
                 free(names);
         }
-        if ((r = probe_nics(f)) < 0 || (r = probe_image(f, env, ret_reason)) < 0)
+        if ((r = probe_nics(f)) < 0 || (r = probe_image(f, cfg, env, ret_reason)) < 0)
                 return r;
         new_uuid(f->installation_uuid);
         new_uuid(f->control_domain_uuid);
@@ -368,5 +474,21 @@ int install_facts_probe(const struct install_config *cfg, const struct install_e
         new_uuid(f->slot_fs_uuid);
         strftime(f->date, sizeof f->date, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
         *ret = TAKE_PTR(f);
+        return 0;
+}
+
+int install_facts_probe_image(struct install_facts *f, const struct install_config *cfg,
+                              const struct install_env *env, char **ret_reason) {
+        struct image_facts old = f->image;
+        bool had = f->has_image;
+        f->has_image = false;
+        f->image = (struct image_facts) {};
+        int r = probe_image(f, cfg, env, ret_reason);
+        if (r < 0) {
+                f->has_image = had;
+                f->image = old;
+                return r;
+        }
+        install_facts_image_done(&old);
         return 0;
 }

@@ -786,6 +786,13 @@ static int screen_source(struct tui *t) {
                         return -ENOMEM;
                 if (!config_check(t, (const char *const[]) {"sources", NULL}, false))
                         continue;
+                /* The image facts of the source chosen: a network source's
+                 * manifest is read now, so that a wrong address is said here. */
+                _cleanup_free_ char *why = NULL;
+                if (install_facts_probe_image(t->facts, t->cfg, t->env, &why) < 0) {
+                        message(t, "%s", why ?: "The source cannot be read.");
+                        continue;
+                }
                 if (type == LOCATION_LOCAL && !t->facts->has_image) {
                         message(t, "This media carries no host image: it cannot be the source.");
                         continue;

@@ -65,8 +65,4 @@ int carry_over(const char *root, const char *target, const char *work, char runn
                const char *new_version, const char *new_build, const struct upgrade_callbacks *cb,
                char **ret_reason);
 
-/* download.c: fetches URL into the file PATH, at most MAX bytes (more is an
- * error: -EFBIG), with the SHA-256 (64 hex digits) and size of what was
- * received when RET_SHA256 / RET_SIZE are given. */
-int download_file(const char *url, const char *path, uint64_t max, void (*progress)(uint64_t, uint64_t, void *),
-                  void *userdata, char ret_sha256[65], uint64_t *ret_size, char **ret_reason);
+#include "download.h" /* download_file() */

@@ -42,8 +42,8 @@ check_problems bad-values.xml 7
 check_eq "bad-values.xml: six errors, one warning, each at its element's line" \
         "7 9 11:warning 13 14 15 16" \
         "$($I --check-answerfile "$D/bad-values.xml" 2>&1 >/dev/null | sed -n "s|^$D/bad-values.xml:\([0-9]*\): \(warning\)\{0,1\}.*|\1\2|p" | sed 's/warning$/:warning/' | sort -n | tr '\n' ' ' | sed 's/ $//')"
-check_eq "bad-values.xml: a network source is refused clearly" \
-        "$D/bad-values.xml:7: <source>: installing from a network source is not supported yet; use the install media (source type local)" \
+check_eq "bad-values.xml: an ftp source is refused clearly" \
+        "$D/bad-values.xml:7: <source>: installing from 'ftp://mirror.example.com/xenhost/' is not supported: serve the install tree over http:// or https://, or give a file:// path" \
         "$($I --check-answerfile "$D/bad-values.xml" 2>&1 | grep '<source>')"
 check_eq "bad-values.xml: the bad hash is never printed" 0 \
         "$($I --check-answerfile "$D/bad-values.xml" 2>&1 | grep -c notahash)"

@@ -646,9 +646,10 @@ static void test_redaction(void **state) {
                         "SHA-256 ($5$...) crypt(3) string (or !! to set the password at first boot)");
         EXPECT_ERRORS(FRESH("<root-password type=\"hash\">$1$saltsalt$qjXMvbEw8oaL.CzflDugX/</root-password>"),
                       F ":5: <root-password>: MD5 password hashes are not accepted; use yescrypt or SHA-512");
-        EXPECT_ERRORS(FRESH("<source type=\"url\">https://erin:3r1nPw@mirror.example.com/x/</source>"),
-                      F ":5: <source>: installing from a network source is not supported yet; use the install "
-                        "media (source type local)");
+        EXPECT_ERRORS("<installation>\n<primary-disk>sda</primary-disk>\n"
+                      "<source type=\"url\">ftp://erin:3r1nPw@mirror.example.com/x/</source>\n" FRESH_IF "</installation>",
+                      F ":3: <source>: installing from 'ftp://***@mirror.example.com/x/' is not supported: serve the "
+                        "install tree over http:// or https://, or give a file:// path");
         EXPECT_ERRORS(FRESH("<pack type=\"url\">htp://dave:D4vePw@x/p.iso</pack>"),
                       F ":5: <pack>: 'htp://***@x/p.iso' is not an http://, https://, ftp://, file:// or nfs:// URL");
 }
@@ -679,8 +680,8 @@ static void test_validation_lines(void **state) {
                   F ":6: <script>: 'ftp:///s' is not a valid URL (it needs a host)" },
                 { "<installation>\n<primary-disk>sda</primary-disk>\n<source type=\"nfs\">server:/x</source>\n"
                   FRESH_IF "</installation>",
-                  F ":3: <source>: installing from a network source is not supported yet; use the install media "
-                    "(source type local)" },
+                  F ":3: <source>: installing from NFS 'server:/x' is not supported: serve the install tree over "
+                    "http:// or https://, or give a file:// path" },
                 { FRESH_HEAD "<admin-interface name=\"eth0\" proto=\"static\">\n<ipaddr>192.0.2.255</ipaddr>\n"
                              "<subnet>255.255.255.0</subnet>\n<gateway>192.0.2.1</gateway>\n</admin-interface>\n"
                              "</installation>",

@@ -349,15 +349,29 @@ static void test_redaction_and_long_values(void **state) {
         config_problems_done(&p);
 }
 
-static void test_network_sources_refused(void **state) {
+/* The host image comes over http(s) or from a file:// tree; ftp and NFS
+ * trees are refused, saying what to do instead. */
+static void test_network_sources(void **state) {
         (void) state;
-        static const char want[] =
-                "installing from a network source is not supported yet; use the install media (source type local)";
+        static const char hint[] = " is not supported: serve the install tree over http:// or https://, or give a "
+                                   "file:// path";
+        char want[256];
         _cleanup_install_config_ struct install_config *c = good_config();
+        struct config_problems p;
         c->sources[0] = (struct location) { .type = LOCATION_URL, .address = strdup("http://mirror.example.com/x/") };
+        validate(c, 0, &p);
+        config_problems_done(&p);
+        free(c->sources[0].address);
+        c->sources[0] = (struct location) { .type = LOCATION_URL, .address = strdup("file:///srv/xenhost") };
+        validate(c, 0, &p);
+        config_problems_done(&p);
+        free(c->sources[0].address);
+        c->sources[0] = (struct location) { .type = LOCATION_URL, .address = strdup("ftp://mirror.example.com/x/") };
+        snprintf(want, sizeof want, "installing from 'ftp://mirror.example.com/x/'%s", hint);
         expect_one(c, false, "sources", want);
         free(c->sources[0].address);
         c->sources[0] = (struct location) { .type = LOCATION_NFS, .address = strdup("server:/export/x") };
+        snprintf(want, sizeof want, "installing from NFS 'server:/export/x'%s", hint);
         expect_one(c, false, "sources", want);
         /* A bad address is said once, as what is wrong with it. */
         free(c->sources[0].address);
@@ -586,7 +600,7 @@ int main(void) {
                 cmocka_unit_test(test_password_hashes),
                 cmocka_unit_test(test_urls),
                 cmocka_unit_test(test_redaction_and_long_values),
-                cmocka_unit_test(test_network_sources_refused),
+                cmocka_unit_test(test_network_sources),
                 cmocka_unit_test(test_static_ipv4),
                 cmocka_unit_test(test_interface),
                 cmocka_unit_test(test_hostnames_and_servers),

@@ -269,7 +269,11 @@ static void set_root_password(struct install_config *c) {
         c->root_password = xstrdup("secret-pw-1");
 }
 static void set_sources(struct install_config *c) {
+        /* The host image's source is the first. */
         assert_int_equal(install_config_add_source(c, LOCATION_URL, "http://192.0.2.1/xenhost/"), 0);
+        struct location first = c->sources[0];
+        c->sources[0] = c->sources[c->n_sources - 1];
+        c->sources[c->n_sources - 1] = first;
 }
 static void set_packs(struct install_config *c) {
         assert_int_equal(install_config_add_pack(c, LOCATION_URL, "http://192.0.2.1/pack.iso"), 0);
@@ -334,7 +338,7 @@ static const struct walk_case walk[] = {
         {"backup_disk", set_backup, SETTING_WARNED, NULL, "no effect with mode=\"fresh\""},
         {"keymap", set_keymap, SETTING_APPLIED, "/etc/vconsole.conf", "KEYMAP=de\n"},
         {"root_password", set_root_password, SETTING_APPLIED, NULL, "/etc/shadow"},
-        {"sources", set_sources, SETTING_REFUSED, NULL, "not supported yet"},
+        {"sources", set_sources, SETTING_APPLIED, NULL, "the host image from http://192.0.2.1/xenhost/"},
         {"packs", set_packs, SETTING_APPLIED, NULL, "fetched and verified before the first write"},
         {"admin.hwaddr", set_admin_hwaddr, SETTING_APPLIED, "/etc/systemd/network/20-management.network",
          "MACAddress=" MAC},
