@@ -918,6 +918,29 @@ static int build_initrd_once(const struct build_context *c) {
         r = run("Copying the installer kernel", (const char *[]){"cp", kernel, kernel_out, NULL});
         if (r >= 0)
                 r = run("Copying the installer initrd", (const char *[]){"cp", cached, initrd_out, NULL});
+        /* A signed build's keyring goes into the initrd as a cpio archive
+         * of its own, appended (the kernel unpacks each in turn): installs
+         * without media (PXE) check the image's signature with it. */
+        _cleanup_free_ char *kr = NULL, *kdir = NULL, *kfile = NULL, *epoch = NULL;
+        if (r >= 0 && (build_keyring_path(c, &kr) < 0 || !strdupf(&kdir, "%s/initrd-keyring", c->out) ||
+                       !strdupf(&kfile, "%s/usr/share/xenhost/keyring.gpg", kdir) ||
+                       !strdupf(&epoch, "@%" PRIu64, c->source_date_epoch)))
+                r = -ENOMEM;
+        if (r >= 0 && exists(kr)) {
+                if ((r = rm_rf(kdir)) >= 0)
+                        r = run("Laying out the initrd's keyring", (const char *[]){"install", "-D", "-m", "0644", kr, kfile, NULL});
+                if (r >= 0)
+                        r = run("Dating the initrd's keyring",
+                                (const char *[]){"sh", "-c", "cd \"$1\" && find usr -exec touch -h -d \"$2\" {} +", "sh",
+                                                 kdir, epoch, NULL});
+                if (r >= 0)
+                        r = run("Adding the keyring to the initrd",
+                                (const char *[]){"sh", "-c",
+                                                 "cd \"$1\" && find usr | LC_ALL=C sort | "
+                                                 "cpio --quiet --reproducible -o -H newc -R 0:0 >>\"$2\"",
+                                                 "sh", kdir, initrd_out, NULL});
+                rm_rf(kdir);
+        }
         if (r >= 0)
                 progress("initrd", initrd_out);
         return r;
@@ -1169,8 +1192,31 @@ int build_iso(const struct build_context *c) {
         free(p);
         if (!strdupf(&p, "%s/packs", root) || mkdir(p, 0755) < 0)
                 return log_error_errno(-EIO, "Cannot create %s/packs", root);
+        /* Supplemental packs the ISO carries: fresh installs install them
+         * by default (the installer's <pack type="local"/>). */
+        for (const char *const *pk = c->packs; pk && *pk; pk++) {
+                _cleanup_free_ char *copy = strdup(*pk), *d = NULL;
+                struct stat st;
+                if (!copy)
+                        return -ENOMEM;
+                const char *bn = basename(copy);
+                if (stat(*pk, &st) < 0 || !S_ISREG(st.st_mode) || access(*pk, R_OK) < 0)
+                        return log_error_errno(-EINVAL, "--pack %s: not a readable file", *pk);
+                if (strlen(bn) < 5 || strcasecmp(bn + strlen(bn) - 4, ".iso") != 0)
+                        return log_error_errno(-EINVAL, "--pack %s: a pack is an ISO made by xenhost-pack build (*.iso)",
+                                               *pk);
+                if (!strdupf(&d, "%s/%s", p, bn))
+                        return -ENOMEM;
+                if (exists(d))
+                        return log_error_errno(-EEXIST, "--pack %s: another pack is named %s", *pk, bn);
+                if ((r = link_or_copy(*pk, d)) < 0)
+                        return r;
+                progress("iso", d);
+        }
         if ((r = iso_grub_cfg(c, &cfg)) < 0 || (r = write_text(cfgpath, cfg)) < 0)
                 return r;
+        if (c->answerfile && c->answerfile_url)
+                return log_error_errno(-EINVAL, "iso: --answerfile takes a file to carry, not a URL (%s)", c->answerfile);
         if (c->answerfile) {
                 _cleanup_free_ char *af = NULL;
                 if (!strdupf(&af, "%s/answerfile.xml", root))
@@ -1219,6 +1265,72 @@ static int pxe_normalize(const struct build_context *c, const char *dir) {
         return 0;
 }
 
+/* The PXE tree's GRUB menu (BIOS core.0 and UEFI core.efi both read it).
+ * With --http the kernel and the initrd come over HTTP, (http,HOST[:PORT])
+ * (GRUB 2.06 takes a port there), else over TFTP from this tree. The
+ * answer file's URL template gets the booting NIC's MAC from GRUB
+ * ($net_default_mac: lower case, colon-separated) for {mac}; {serial} is
+ * left for the installer, which reads the DMI serial. */
+static int pxe_grub_cfg(const struct build_context *c, char **ret) {
+        _cleanup_free_ char *dev = NULL, *prefix = NULL, *af = NULL, *cfg = NULL;
+        if (c->http_url) {
+                const char *hp = startswith(c->http_url, "http://");
+                const char *slash = hp ? strchr(hp, '/') : NULL;
+                size_t hl = slash ? (size_t) (slash - hp) : strlen(hp ?: "");
+                if (!hp || hl == 0 || strpbrk(c->http_url, " \t\"'$;{}"))
+                        return log_error_errno(-EINVAL, "--http %s: expected http://HOST[:PORT]/PATH", c->http_url);
+                size_t pl = slash ? strlen(slash) : 0;
+                while (pl > 0 && slash[pl - 1] == '/')
+                        pl--;
+                if (!strdupf(&dev, "(http,%.*s)", (int) hl, hp) || !strdupf(&prefix, "%.*s", (int) pl, slash ?: ""))
+                        return -ENOMEM;
+        } else if (!(dev = strdup("")) || !(prefix = strdup("")))
+                return -ENOMEM;
+        if (c->answerfile_url) {
+                if (strpbrk(c->answerfile_url, " \t\"'$;"))
+                        return log_error_errno(-EINVAL, "--answerfile %s: not a URL GRUB can pass on", c->answerfile_url);
+                /* {mac} -> ${net_default_mac}; {serial} stays for the installer. */
+                size_t n = 0;
+                const char *s = c->answerfile_url;
+                _cleanup_free_ char *buf = malloc(strlen(s) * 4 + 32);
+                if (!buf)
+                        return -ENOMEM;
+                while (*s) {
+                        if (startswith(s, "{mac}")) {
+                                n += (size_t) sprintf(buf + n, "${net_default_mac}");
+                                s += 5;
+                        } else
+                                buf[n++] = *s++;
+                }
+                buf[n] = 0;
+                if (!strdupf(&af, " answerfile=%s", buf))
+                        return -ENOMEM;
+        } else if (!(af = strdup("")))
+                return -ENOMEM;
+        if (!strdupf(&cfg,
+                     "# xenhost PXE: core.0 (BIOS) and core.efi (UEFI) read this menu over TFTP.\n"
+                     "# The kernel and the initrd come %4$s.\n"
+                     "serial --unit=0 --speed=115200\n"
+                     "terminal_input console serial\n"
+                     "terminal_output console serial\n"
+                     "set timeout=5\n"
+                     "menuentry 'Install xenhost %1$s%5$s' {\n"
+                     "  echo 'Loading the xenhost installer...'\n"
+                     "  linux %2$s%3$s/xenhost/vmlinuz console=tty0 console=ttyS0,115200n8%6$s\n"
+                     "  initrd %2$s%3$s/xenhost/initrd.img\n"
+                     "}\n"
+                     "menuentry 'Install xenhost %1$s (interactive, serial console)' {\n"
+                     "  echo 'Loading the xenhost installer...'\n"
+                     "  linux %2$s%3$s/xenhost/vmlinuz console=tty0 console=ttyS0,115200n8\n"
+                     "  initrd %2$s%3$s/xenhost/initrd.img\n"
+                     "}\n",
+                     c->version, dev, prefix, c->http_url ? "over HTTP from the --http URL" : "over TFTP from this tree",
+                     c->answerfile_url ? " (unattended)" : " (interactive)", af))
+                return -ENOMEM;
+        *ret = TAKE_PTR(cfg);
+        return 0;
+}
+
 int build_pxe(const struct build_context *c) {
         _cleanup_free_ char *dir = NULL, *sub = NULL, *img = NULL, *man = NULL, *cfg = NULL, *pxecfg = NULL,
                             *path = NULL, *sig = NULL, *pkgs = NULL;
@@ -1263,25 +1375,9 @@ int build_pxe(const struct build_context *c) {
         r = run("grub-mknetdir", (const char *[]){"grub-mknetdir", netdir, "--subdir=boot/grub", NULL});
         if (r < 0)
                 return r;
-        if (!strdupf(&cfg,
-                     "# xenhost PXE: served over TFTP (or HTTP) from the root of this tree.\n"
-                     "# Replace SERVER with your HTTP server that serves this tree, and point\n"
-                     "# answerfile= at the answer file of the hosts to install.\n"
-                     "serial --unit=0 --speed=115200\n"
-                     "terminal_input console serial\n"
-                     "terminal_output console serial\n"
-                     "set timeout=5\n"
-                     "menuentry 'Install xenhost %1$s (unattended)' {\n"
-                     "  linux /xenhost/vmlinuz console=tty0 console=ttyS0,115200n8 ip=dhcp "
-                     "answerfile=http://SERVER/answerfile.xml\n"
-                     "  initrd /xenhost/initrd.img\n"
-                     "}\n"
-                     "menuentry 'Install xenhost %1$s' {\n"
-                     "  linux /xenhost/vmlinuz console=ttyS0,115200n8 console=tty0 ip=dhcp\n"
-                     "  initrd /xenhost/initrd.img\n"
-                     "}\n",
-                     c->version) ||
-            !strdupf(&path, "%s/boot/grub/grub.cfg", dir))
+        if ((r = pxe_grub_cfg(c, &cfg)) < 0)
+                return r;
+        if (!strdupf(&path, "%s/boot/grub/grub.cfg", dir))
                 return -ENOMEM;
         if ((r = write_text(path, cfg)) < 0)
                 return r;
@@ -1292,11 +1388,14 @@ int build_pxe(const struct build_context *c) {
         if (!strdupf(&pxecfg,
                      "# xenhost: an example for pxelinux (BIOS), with pxelinux.0 and ldlinux.c32\n"
                      "# from the pxelinux/syslinux-common packages next to this directory.\n"
+                     "# IPAPPEND 2 passes BOOTIF=, from which the installer fills {mac} in.\n"
                      "DEFAULT xenhost\n"
                      "LABEL xenhost\n"
                      "  KERNEL xenhost/vmlinuz\n"
                      "  INITRD xenhost/initrd.img\n"
-                     "  APPEND console=tty0 console=ttyS0,115200n8 ip=dhcp answerfile=http://SERVER/answerfile.xml\n") ||
+                     "  IPAPPEND 2\n"
+                     "  APPEND console=tty0 console=ttyS0,115200n8 answerfile=%s\n",
+                     c->answerfile_url ?: "http://SERVER/hosts/{mac}.xml") ||
             !strdupf(&path, "%s/pxelinux.cfg/default", dir))
                 return -ENOMEM;
         if ((r = write_text(path, pxecfg)) < 0)

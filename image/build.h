@@ -16,6 +16,9 @@ struct build_context {
         const char *sign_key; /* gpg key to sign the manifest with, or NULL */
         const char *answerfile; /* iso: put this answer file on the media and boot it unattended */
         const char *iso_path;   /* iso: where to write it (default OUT/xenhost-V.iso) */
+        const char *const *packs; /* iso: supplemental pack ISOs to carry in packs/ (NULL-terminated) */
+        const char *http_url;   /* pxe: where the tree is served over HTTP (kernel and initrd) */
+        const char *answerfile_url; /* pxe: the answer file's URL template ({mac}, {serial}) */
 };
 
 int build_context_init(struct build_context *c, const char *out, const char *version, const char *sign_key);

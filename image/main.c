@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <time.h>
 
@@ -13,7 +15,9 @@
 #include "manifest.h"
 #include "slot.h"
 
-static const char *arg_out, *arg_version, *arg_sign_key, *arg_keyring, *arg_log, *arg_answerfile, *arg_iso;
+static const char *arg_out, *arg_version, *arg_sign_key, *arg_keyring, *arg_log, *arg_answerfile, *arg_iso, *arg_http;
+static const char **arg_packs;
+static size_t arg_n_packs;
 static const char *arg_label = "xh-dom0-a";
 
 static void help(void) {
@@ -40,7 +44,13 @@ static void help(void) {
                "                   the ISO and the PXE tree as xenhost/keyring.gpg\n"
                "  --keyring FILE   with verify: require a signature by a key in FILE (gpgv sees\n"
                "                   that file only, never ~/.gnupg)\n"
-               "  --answerfile F   iso: carry answer file F and boot the unattended entry by default\n"
+               "  --answerfile F   iso: carry answer file F and boot the unattended entry by default;\n"
+               "                   pxe: the answer file's URL, where {mac} (the booting NIC) and\n"
+               "                   {serial} (the DMI system serial) are filled in for each host\n"
+               "  --http URL       pxe: the URL this tree is served at over HTTP: GRUB loads the\n"
+               "                   kernel and the initrd from it (default: TFTP, slower)\n"
+               "  --pack FILE      iso: carry the supplemental pack FILE in packs/ (repeatable);\n"
+               "                   fresh installs install it by default\n"
                "  --iso PATH       iso: write the ISO to PATH\n"
                "  --label L        write-slot: the slot's ext4 label (default xh-dom0-a)\n"
                "  --log-file FILE  full log (default: OUT/build.log)\n"
@@ -49,13 +59,15 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_OUT = 0x100, ARG_VERSION, ARG_SIGN, ARG_KEYRING, ARG_LOG, ARG_ANSWERFILE, ARG_ISO, ARG_LABEL };
+        enum { ARG_OUT = 0x100, ARG_VERSION, ARG_SIGN, ARG_KEYRING, ARG_LOG, ARG_ANSWERFILE, ARG_ISO, ARG_LABEL,
+               ARG_HTTP, ARG_PACK };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},           {"verbose", no_argument, NULL, 'v'},
                 {"out", required_argument, NULL, ARG_OUT},  {"version", required_argument, NULL, ARG_VERSION},
                 {"sign-key", required_argument, NULL, ARG_SIGN}, {"keyring", required_argument, NULL, ARG_KEYRING},
                 {"log-file", required_argument, NULL, ARG_LOG}, {"answerfile", required_argument, NULL, ARG_ANSWERFILE},
-                {"iso", required_argument, NULL, ARG_ISO}, {"label", required_argument, NULL, ARG_LABEL}, {},
+                {"iso", required_argument, NULL, ARG_ISO}, {"label", required_argument, NULL, ARG_LABEL},
+                {"http", required_argument, NULL, ARG_HTTP}, {"pack", required_argument, NULL, ARG_PACK}, {},
         };
         int c;
         while ((c = getopt_long(argc, argv, "hv", options, NULL)) >= 0)
@@ -70,6 +82,16 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_ANSWERFILE: arg_answerfile = optarg; break;
                 case ARG_ISO: arg_iso = optarg; break;
                 case ARG_LABEL: arg_label = optarg; break;
+                case ARG_HTTP: arg_http = optarg; break;
+                case ARG_PACK: {
+                        const char **n = reallocarray(arg_packs, arg_n_packs + 2, sizeof *n);
+                        if (!n)
+                                return log_oom();
+                        arg_packs = n;
+                        arg_packs[arg_n_packs++] = optarg;
+                        arg_packs[arg_n_packs] = NULL;
+                        break;
+                }
                 default: return -EINVAL;
                 }
         return 1;
@@ -142,6 +164,18 @@ int main(int argc, char **argv) {
                 log_error("Expected one stage; see --help");
                 return 1;
         }
+        /* Inputs first: a bad one is said before minutes of building. */
+        for (size_t i = 0; i < arg_n_packs; i++) {
+                struct stat st;
+                if (stat(arg_packs[i], &st) < 0 || !S_ISREG(st.st_mode) || access(arg_packs[i], R_OK) < 0) {
+                        log_error("--pack %s: not a readable file", arg_packs[i]);
+                        return 1;
+                }
+        }
+        if (arg_http && !startswith(arg_http, "http://")) {
+                log_error("--http %s: GRUB loads the kernel over http:// only", arg_http);
+                return 1;
+        }
         if (geteuid() != 0) {
                 log_error("xenhost-build needs root (mmdebstrap, chroot, mounts)");
                 return 1;
@@ -149,6 +183,11 @@ int main(int argc, char **argv) {
         r = build_context_init(&c, arg_out, arg_version, arg_sign_key);
         c.answerfile = arg_answerfile;
         c.iso_path = arg_iso;
+        c.packs = arg_packs;
+        c.http_url = arg_http;
+        /* pxe: --answerfile is a URL the hosts fetch (iso: a file it carries). */
+        if (arg_answerfile && strstr(arg_answerfile, "://"))
+                c.answerfile_url = arg_answerfile;
         if (r < 0) {
                 build_context_done(&c);
                 return 1;

@@ -144,6 +144,11 @@ int answerfile_write(const struct install_config *c, FILE *f) {
                 snprintf(extra, sizeof extra, " stage=\"%s\"", script_stage_to_string(c->scripts[i].stage));
                 location(f, "script", extra, &c->scripts[i].location);
         }
+        if (c->report_url) {
+                fputs("  <report url=\"", f);
+                put_escaped(f, c->report_url);
+                fputs("\"/>\n", f);
+        }
         if (c->confirm_before_writing)
                 fputs("  <ui-confirmation-prompt>yes</ui-confirmation-prompt>\n", f);
         fprintf(f, "</%s>\n", fresh ? "installation" : install_mode_to_string(c->mode));

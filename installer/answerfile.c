@@ -961,6 +961,18 @@ static void parse_ui_confirmation_prompt(struct parser *p, xmlNode *n) {
                 p->config->confirm_before_writing = b;
 }
 
+/* <report url="..."/>: where the install's events go (DESIGN.md section 9). */
+static void parse_report(struct parser *p, xmlNode *n) {
+        _cleanup_free_ char *url = attr(p, n, "url");
+        if (!url || !*url) {
+                bad(p, n, "<report> needs a url attribute (http:// or https://)");
+                return;
+        }
+        record(p, "report_url", 0, n);
+        free(p->config->report_url);
+        p->config->report_url = TAKE_PTR(url);
+}
+
 static void parse_bundled_packs(struct parser *p, xmlNode *n) {
         _cleanup_free_ char *v = text_of(p, n);
         if (!v)
@@ -1020,6 +1032,7 @@ static const char *const attrs_iface[] = { "name", "hwaddr", NULL };
 static const char *const attrs_ntp[] = { "source", NULL };
 static const char *const attrs_service[] = { "name", "state", NULL };
 static const char *const attrs_bootloader[] = { "location", "write-boot-entry", NULL };
+static const char *const attrs_report[] = { "url", NULL };
 
 static const struct element_rule element_rules[] = {
         { "primary-disk", MODES_FRESH, false, parse_primary_disk, attrs_primary_disk },
@@ -1041,6 +1054,7 @@ static const struct element_rule element_rules[] = {
         { "driver-source", MODES_INSTALL, true, parse_pack, attrs_type },
         { "pack", MODES_INSTALL, true, parse_pack, attrs_type },
         { "bundled-packs", MODES_FRESH, false, parse_bundled_packs, NULL },
+        { "report", MODES_ALL, false, parse_report, attrs_report },
         { "bootloader", MODES_INSTALL, false, parse_bootloader, attrs_bootloader },
         { "network-backend", MODES_INSTALL, false, parse_network_backend, NULL },
         { "existing-installation", MODES_UPGRADE, false, parse_existing_installation, attrs_fs_type },

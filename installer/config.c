@@ -123,6 +123,7 @@ struct install_config *install_config_free(struct install_config *c) {
         for (size_t i = 0; i < c->n_sources; i++)
                 location_done(&c->sources[i]);
         free(c->sources);
+        free(c->report_url);
         for (size_t i = 0; i < c->n_packs; i++)
                 location_done(&c->packs[i]);
         free(c->packs);
@@ -375,6 +376,12 @@ int install_config_print(const struct install_config *c, FILE *f) {
         if (c->mode != INSTALL_MODE_RESTORE)
                 fprintf(f, "write-boot-entry: %s\n", c->write_boot_entry ? "yes" : "no");
         fprintf(f, "confirm-before-writing: %s\n", c->confirm_before_writing ? "yes" : "no");
+        if (c->report_url) {
+                _cleanup_free_ char *shown = NULL;
+                if (url_redact(c->report_url, &shown) < 0)
+                        return -ENOMEM;
+                fprintf(f, "report: %s\n", shown);
+        }
         return ferror(f) ? -EIO : 0;
 }
 
@@ -1033,6 +1040,16 @@ int install_config_validate(const struct install_config *c, struct config_proble
                         check_location(v, "scripts", i, &c->scripts[i].location);
         }
 
+        if (c->report_url) {
+                _cleanup_free_ char *reason = NULL;
+                static const char *const report_schemes[] = {"http://", "https://"};
+                int r = url_check_in(c->report_url, report_schemes, ELEMENTSOF(report_schemes), "http:// or https://",
+                                     &reason);
+                if (r == -ENOMEM)
+                        v->oom = true;
+                else if (r < 0)
+                        ERROR("report_url", 0, "%s", reason);
+        }
         if (c->has_admin_interface)
                 check_admin(v, &c->admin);
         for (size_t i = 0; c->name_servers && c->name_servers[i]; i++)

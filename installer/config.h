@@ -129,6 +129,7 @@ struct install_config {
         struct install_script *scripts;
         size_t n_scripts;
 
+        char *report_url;            /* <report url="...">: the install's events are POSTed there */
         bool confirm_before_writing; /* ask the operator even when unattended */
         bool write_boot_entry;       /* register the UEFI boot entry with efibootmgr */
 };

@@ -2,11 +2,15 @@
  * installs unattended; it also checks answer files offline. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <arpa/nameser.h>
+#include <netinet/in.h>
+#include <resolv.h>
 
 #include "answerfile.h"
 #include "config.h"
 #include "engine.h"
 #include "fetch.h"
+#include "report.h"
 #include "fileio.h"
 #include "format.h"
 #include "log.h"
@@ -22,12 +26,21 @@ static const char *arg_image;
 static const char *arg_keyring;
 static bool arg_insecure_unsigned;
 static const char *arg_log = "/var/log/xenhost-install.log";
+static bool arg_log_given;
 static bool arg_serial;
 static bool arg_generator;
 static bool arg_json;
 static const char *arg_facts;
 static const char *arg_work_dir;
 static bool arg_tui;
+static const char *arg_report;
+static const char *arg_txt_record;
+
+/* The fleet's report endpoint, when there is one (report.h). */
+static struct report *reporter;
+static char last_step_name[64];        /* for a failure event */
+static char *installed_version;        /* the plan's, for the success event */
+static char *load_problem;             /* why the answer file cannot be used */
 
 static void help(void) {
         printf("Usage: xenhost-install --answerfile FILE|URL [--media DIR] [--serial]\n"
@@ -77,13 +90,18 @@ static void help(void) {
                "                           (default /run/xenhost-install)\n"
                "  --log-file FILE          append a full log to FILE (installs: default\n"
                "                           /var/log/xenhost-install.log, copied onto the host)\n"
+               "  --report URL             POST the install's events as JSON to URL (as <report url=>\n"
+               "                           in the answer file, which wins, or report= on the\n"
+               "                           installer's kernel command line)\n"
+               "  --txt-record NAME        print the first string of NAME's DNS TXT record (for\n"
+               "                           answerfile=auto) and exit\n"
                "  -v, --verbose            debug output\n"
                "  -h, --help               this text\n");
 }
 
 static int parse_argv(int argc, char **argv) {
         enum { ARG_CHECK = 0x100, ARG_ANSWERFILE, ARG_DRY_RUN, ARG_LOG, ARG_MEDIA, ARG_IMAGE, ARG_KEYRING, ARG_SERIAL, ARG_GENERATOR, ARG_JSON, ARG_FACTS, ARG_WORK_DIR,
-               ARG_INSECURE_UNSIGNED, ARG_TUI };
+               ARG_INSECURE_UNSIGNED, ARG_TUI, ARG_REPORT, ARG_TXT_RECORD };
         static const struct option options[] = {
                 {"help", no_argument, NULL, 'h'},
                 {"verbose", no_argument, NULL, 'v'},
@@ -101,6 +119,8 @@ static int parse_argv(int argc, char **argv) {
                 {"facts", required_argument, NULL, ARG_FACTS},
                 {"work-dir", required_argument, NULL, ARG_WORK_DIR},
                 {"tui", no_argument, NULL, ARG_TUI},
+                {"report", required_argument, NULL, ARG_REPORT},
+                {"txt-record", required_argument, NULL, ARG_TXT_RECORD},
                 {},
         };
         int c, r;
@@ -124,6 +144,7 @@ static int parse_argv(int argc, char **argv) {
                         break;
                 case ARG_LOG:
                         arg_log = optarg;
+                        arg_log_given = true;
                         r = log_open_file(optarg);
                         if (r < 0)
                                 return log_error_errno(r, "Cannot open log file %s: %m", optarg);
@@ -159,6 +180,12 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_TUI:
                         arg_tui = true;
                         break;
+                case ARG_REPORT:
+                        arg_report = optarg;
+                        break;
+                case ARG_TXT_RECORD:
+                        arg_txt_record = optarg;
+                        break;
                 default:
                         return -EINVAL;
                 }
@@ -172,6 +199,12 @@ static int parse_argv(int argc, char **argv) {
                 return log_error_errno(-EINVAL, "--json and --facts go with --dry-run");
         if (arg_tui && (arg_check || arg_answerfile || arg_dry_run))
                 return log_error_errno(-EINVAL, "--tui stands alone: the answers come from the screen");
+        if (arg_report && (arg_tui || arg_check || arg_dry_run))
+                return log_error_errno(-EINVAL, "--report goes with --answerfile: an install reports its events");
+        if (arg_report && !startswith(arg_report, "http://") && !startswith(arg_report, "https://"))
+                return log_error_errno(-EINVAL, "--report needs an http:// or https:// URL");
+        if (arg_txt_record)
+                return 1;
         if (!arg_check && !arg_answerfile && !arg_tui)
                 return log_error_errno(-EINVAL, "Nothing to do: use --tui, --answerfile FILE, "
                                                 "--check-answerfile FILE or --dry-run --answerfile FILE");
@@ -229,6 +262,7 @@ static int load(const char *location, struct install_config **ret) {
                                   : answerfile_fetch(location, &o, &text, &len, &reason);
                 if (r < 0) {
                         log_error("%s", reason ?: "cannot fetch the answer file");
+                        load_problem = TAKE_PTR(reason);
                         return r;
                 }
                 r = answerfile_parse_memory(p, text, len, &problems, ret);
@@ -237,6 +271,8 @@ static int load(const char *location, struct install_config **ret) {
         }
         print_lines(problems.warnings);
         print_lines(problems.errors);
+        if (problems.errors && problems.errors[0] && !load_problem)
+                load_problem = strdup(problems.errors[0]);
         if (r >= 0 && *ret) {
                 /* The packs the install media carry go in with a fresh
                  * install unless the answer file chose otherwise. */
@@ -312,6 +348,8 @@ static void on_progress(const struct install_progress *p, void *userdata) {
         if (last_step >= 0 && isatty(STDOUT_FILENO))
                 printf("\n");
         last_step = (int) p->index;
+        snprintf(last_step_name, sizeof last_step_name, "%s", p->name ?: "?");
+        report_step(reporter, p->name, p->index, p->n_steps, p->percent, p->title);
         char line[256];
         printf("[%3u%%] %s\n", p->percent, p->title);
         fflush(stdout);
@@ -322,6 +360,7 @@ static void on_progress(const struct install_progress *p, void *userdata) {
 
 static void on_warning(const char *line, void *userdata) {
         (void) userdata;
+        report_warning(reporter, line);
         fprintf(stderr, "%s%s\n", startswith(line, "error: ") ? "" : "warning: ", line);
 }
 
@@ -330,6 +369,8 @@ static void on_warning(const char *line, void *userdata) {
 static int on_confirm(const struct install_plan *plan, void *userdata) {
         const struct install_config *c = userdata;
         char s[32], answer[16] = "";
+        free(installed_version);
+        installed_version = plan->image.version ? strdup(plan->image.version) : NULL;
         /* An upgrade or a restore says what it does to the installed host,
          * asked or not: which disk, which slot, which version. */
         if (install_mode_keeps_host(plan->mode)) {
@@ -406,11 +447,17 @@ static int install(const struct install_config *c) {
                 log_set_max_level(LOG_LEVEL_ERROR);
         log_info("xenhost installer: %s install, %s boot%s", install_mode_to_string(c->mode), env.efi ? "UEFI" : "BIOS",
                  env.serial ? ", serial console" : "");
+        report_start(reporter, install_mode_to_string(c->mode), c->hostname);
         r = install_run(c, &env, &fe, &reason);
         if (r < 0) {
                 kmsg("XENHOST-PROGRESS failed");
-                return log_error_errno(r, "Installation failed: %s (full log: %s)", reason ?: "unknown error", arg_log);
+                log_error_errno(r, "Installation failed: %s (full log: %s)", reason ?: "unknown error", arg_log);
+                /* Before the first step the engine was planning. */
+                report_failure(reporter, last_step_name[0] ? last_step_name : "plan", reason ?: strerror(-r),
+                               arg_log);
+                return r;
         }
+        report_success(reporter, installed_version);
         switch (c->mode) {
         case INSTALL_MODE_UPGRADE:
                 printf("[100%%] the upgrade is written: the new version is tried at the next boot\n");
@@ -472,6 +519,33 @@ static int tui(void) {
         return 0;
 }
 
+/* A report that cannot be made or delivered is a warning, never a reason
+ * to stop: the install goes on without it. */
+static void open_reporter(const char *url) {
+        int r;
+        if (!url)
+                return;
+        r = report_new(url, &reporter);
+        if (r < 0) {
+                _cleanup_free_ char *shown = NULL;
+                log_warning_errno(r, "Cannot report to %s, installing without a report: %m",
+                                  url_redact(url, &shown) >= 0 ? shown : "the report URL");
+        }
+}
+
+static void close_reporter(void) {
+        unsigned n = report_undelivered(reporter);
+        if (n > 0) {
+                char line[512];
+                snprintf(line, sizeof line, "%u of %u install events could not be delivered to %s (last: %s)", n,
+                         report_sent(reporter), report_url_shown(reporter),
+                         report_last_error(reporter) ?: "unknown error");
+                fprintf(stderr, "warning: %s\n", line);
+                log_file_write("report:", line, strlen(line));
+        }
+        reporter = report_free(reporter);
+}
+
 static int run(void) {
         _cleanup_install_config_ struct install_config *c = NULL;
         int r;
@@ -490,10 +564,57 @@ static int run(void) {
                 return 0;
         }
 
+        /* Where the install's events go: the answer file's <report>, else
+         * --report, else report= on the installer's kernel command line
+         * (read in the installer environment only: elsewhere it is the
+         * command line of the machine the test or the operator runs on). */
+        _cleanup_free_ char *cmdline = NULL, *from_cmdline = NULL;
+        if (!arg_report && !arg_dry_run && install_in_installer_environment() && kernel_cmdline_read(&cmdline) >= 0 &&
+            kernel_cmdline_get(cmdline, "report", &from_cmdline) > 0 && *from_cmdline)
+                arg_report = from_cmdline;
+
         r = load(arg_answerfile, &c);
-        if (r < 0)
+        if (r < 0) {
+                /* A fleet hears of a host whose answer file is no good:
+                 * the install stops before it starts. */
+                if (!arg_dry_run && arg_report)
+                        open_reporter(arg_report);
+                report_start(reporter, NULL, NULL);
+                report_failure(reporter, "answerfile", load_problem ?: "the answer file cannot be used",
+                               arg_log_given ? arg_log : NULL);
+                close_reporter();
+                load_problem = mfree(load_problem);
                 return r;
-        return arg_dry_run ? dry_run(c) : install(c);
+        }
+        load_problem = mfree(load_problem);
+        if (arg_dry_run)
+                return dry_run(c);
+        open_reporter(c->report_url ?: arg_report);
+        r = install(c);
+        close_reporter();
+        installed_version = mfree(installed_version);
+        return r;
+}
+
+/* --txt-record NAME: the first string of NAME's TXT record. */
+static int txt_record(const char *name) {
+        unsigned char answer[4096];
+        ns_msg msg;
+        ns_rr rr;
+        if (res_init() < 0)
+                return log_error_errno(-EIO, "Cannot read the resolver configuration");
+        int n = res_query(name, ns_c_in, ns_t_txt, answer, sizeof answer);
+        if (n < 0 || ns_initparse(answer, n, &msg) < 0)
+                return log_error_errno(-ENOENT, "No TXT record for %s", name);
+        for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+                if (ns_parserr(&msg, ns_s_an, i, &rr) < 0 || ns_rr_type(rr) != ns_t_txt || ns_rr_rdlen(rr) < 1)
+                        continue;
+                const unsigned char *d = ns_rr_rdata(rr);
+                size_t len = d[0] < ns_rr_rdlen(rr) ? d[0] : (size_t) ns_rr_rdlen(rr) - 1;
+                printf("%.*s\n", (int) len, (const char *) d + 1);
+                return 0;
+        }
+        return log_error_errno(-ENOENT, "No TXT record for %s", name);
 }
 
 int main(int argc, char **argv) {
@@ -503,6 +624,8 @@ int main(int argc, char **argv) {
         r = parse_argv(argc, argv);
         if (r <= 0)
                 return r < 0 ? 1 : 0;
+        if (arg_txt_record)
+                return txt_record(arg_txt_record) < 0 ? 1 : 0;
         r = run();
         log_close_file();
         return r < 0 ? 1 : 0;

@@ -1,7 +1,7 @@
-INSTALLER_SRCS := installer/config.c installer/answerfile.c installer/plan.c installer/plan-print.c installer/probe.c installer/engine.c installer/fetch.c installer/answerfile-write.c
+INSTALLER_SRCS := installer/config.c installer/answerfile.c installer/plan.c installer/plan-print.c installer/probe.c installer/engine.c installer/fetch.c installer/answerfile-write.c installer/report.c
 INSTALLER_OBJS := $(INSTALLER_SRCS:%.c=$(O)/%.o)
 INSTALLER_LIB := $(O)/libinstaller.a
-INSTALLER_LDLIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl json-c uuid)
+INSTALLER_LDLIBS := $(shell $(PKG_CONFIG) --libs libxml-2.0 libcurl json-c uuid) -lresolv
 DEPS += $(INSTALLER_OBJS:.o=.d) $(O)/installer/main.d $(O)/installer/tui.d
 # The interactive installer (ncursesw) is linked into xenhost-install only.
 TUI_LDLIBS := $(shell $(PKG_CONFIG) --libs ncursesw)

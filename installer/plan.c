@@ -827,6 +827,19 @@ static void plan_boot(struct builder *b) {
  * it. A local pack is, as with XenServer's type="local", what the install
  * media carry: every pack in PLAN_PACKS_MEDIA_DIR, in name order, taken
  * once however many local elements name it. */
+/* <report url=>: the front end sends the events (installer/report.h). */
+static void plan_report(struct builder *b) {
+        _cleanup_free_ char *shown = NULL;
+        if (!b->cfg->report_url)
+                return;
+        if (url_redact(b->cfg->report_url, &shown) < 0) {
+                b->oom = true;
+                return;
+        }
+        setting(b, "report_url", SETTING_APPLIED, "the install's events are POSTed as JSON to %s; a report that "
+                "cannot be delivered never stops the install", shown);
+}
+
 static void plan_packs(struct builder *b) {
         const struct install_config *c = b->cfg;
         struct install_plan *p = b->p;
@@ -883,6 +896,9 @@ static void plan_scripts_and_packs(struct builder *b) {
                 setting(b, "scripts", SETTING_APPLIED, "%zu script%s, fetched before the first write", c->n_scripts,
                         c->n_scripts == 1 ? "" : "s");
         plan_packs(b);
+        if (!c->bundled_packs)
+                setting(b, "bundled_packs", SETTING_APPLIED, "the packs the install media carry are not installed");
+        plan_report(b);
         setting(b, "confirm_before_writing", c->confirm_before_writing ? SETTING_APPLIED : SETTING_DEFAULT, "%s",
                 c->confirm_before_writing ? "the operator confirms on the console before the first write"
                                           : "the answer file naming the disks is the consent to erase them");
@@ -940,6 +956,7 @@ static void plan_offline_settings(struct builder *b) {
                 setting(b, "packs", SETTING_WARNED, "%zu supplemental pack%s not installed: packs of the answer "
                         "file are installed with fresh installs only (packs recorded on the host stay recorded)",
                         c->n_packs, c->n_packs == 1 ? "" : "s");
+        plan_report(b);
         setting(b, "confirm_before_writing", c->confirm_before_writing ? SETTING_APPLIED : SETTING_DEFAULT, "%s",
                 c->confirm_before_writing ? "the operator confirms on the console before the first write"
                                           : "the answer file naming the disk is the consent: nothing is erased");

@@ -99,6 +99,16 @@ class H(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(2)
             self.close_connection = True
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if self.path == "/report":
+            with open(os.path.join(root, "..", "report.jsonl"), "ab") as f:
+                f.write(body + b"\n")
+            self.send_response(204)
+        else:
+            self.send_response(500)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
     def log_request(self, code="-", size="-"):
         self.log_message("")
 http.server.HTTPServer.allow_reuse_address = True
@@ -116,7 +126,9 @@ truncate -s 50G disk.img
 LOOP=$(loop_attach disk.img) || { not_ok "a loop device"; t_finish; exit 1; }
 zero=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 
-answer() { # SOURCE-URL
+answer() { # SOURCE-URL [REPORT-URL]
+        local rep=
+        [ -n "${2:-}" ] && rep="<report url=\"$2\"/>"
         cat >answer.xml <<XML
 <?xml version="1.0"?>
 <installation mode="fresh" srtype="lvm">
@@ -125,6 +137,7 @@ answer() { # SOURCE-URL
   <source type="url">$1</source>
   <admin-interface name="$NIC" proto="dhcp"/>
   <hostname>nethost</hostname>
+  $rep
 </installation>
 XML
 }
@@ -133,9 +146,9 @@ install() { # output in out, the log in install.log
         XENHOST_FETCH_TIMEOUT=0 in_ns "$I" --answerfile answer.xml --keyring "$T_DIR/release.gpg" \
                 --log-file "$T_DIR/install.log" --work-dir "$T_DIR/work" >out 2>&1
 }
-bad() { # NAME WANT SOURCE-URL: one line naming what is wrong; the disk untouched
+bad() { # NAME WANT SOURCE-URL [REPORT-URL]: one line naming what is wrong; the disk untouched
         local name=$1 want=$2
-        answer "$3"
+        answer "$3" "${4:-}"
         install
         check_eq "$name: the install fails" 1 $?
         if [ "$(grep -c 'Installation failed' out)" -eq 1 ] && grep 'Installation failed' out | grep -qF -- "$want"; then
@@ -160,8 +173,15 @@ check "... and the manifest alone was read (not the image)" bash -c "! grep -q '
 check_eq "the disk is still all zeros" "$zero" "$(fingerprint disk.img)"
 
 # --- bad sources ------------------------------------------------------------------------
-bad "a corrupted image" "step verify-image: " "$U/bad/"
+: >report.jsonl
+bad "a corrupted image" "step verify-image: " "$U/bad/" "$U/report"
 check "... after the whole image was downloaded, and named by its checksum" grep -q 'SHA-256' out
+check_eq "... reported: start, the steps up to verify-image, the failure there" "start step:checks step:verify-image failure:verify-image" \
+        "$(jq -r 'select(.event != "warning") | if .event == "step" or .event == "failure" then "\(.event):\(.step)" else .event end' report.jsonl | paste -sd' ')"
+check "... the failure event gives the reason and the log's last lines" \
+        jq -se 'length as $n | .[-1] | (.reason | test("SHA-256")) and (.log_tail | length > 0) and (.seq == $n)' report.jsonl
+check "... and every event names the host by its MACs" \
+        jq -se "length > 0 and all(.[]; .host.macs | index(\"$(cat "/sys/class/net/$NIC/address")\") != null)" report.jsonl
 bad "a missing manifest" "cannot fetch $U/none/xenhost/$M: HTTP 404" "$U/none/"
 bad "an unsigned manifest where a keyring is configured" "step verify-image: " "$U/unsigned/"
 check "... said to be unsigned" grep -qi 'not signed\|no signature\|unsigned' out
@@ -173,7 +193,8 @@ echo "# the unreachable server was given up after $((SECONDS - t0)) s"
 
 # --- the good install: the image's transfer is cut once, and resumed ------------------------
 : >http.log
-answer "$U/good/xenhost/$M"
+: >report.jsonl
+answer "$U/good/xenhost/$M" "$U/report"
 t0=$SECONDS
 install
 rc=$?
@@ -190,6 +211,11 @@ check "the download came before the first write" bash -c \
         "[ \$(grep -n 'Downloaded [0-9]* bytes' install.log | cut -d: -f1) -lt \$(grep -n 'Step 3/8: partition' install.log | cut -d: -f1) ]"
 check_eq "the downloaded bytes are the image's" "$(sha256sum <"$XB_IMG" | cut -d' ' -f1)" \
         "$(sed -n 's/.*Downloaded [0-9]* bytes, SHA-256 \([0-9a-f]*\).*/\1/p' install.log)"
+check "the report has the start and every step up to the boot loader, their percentages rising" jq -se '
+        [.[] | select(.event == "step")] as $s | (.[0].event == "start") and ([$s[].index] == [1,2,3,4,5,6,7]) and
+        ([$s[].percent] == ([$s[].percent] | sort)) and ([.[].seq] == [range(1; length + 1)])' report.jsonl
+check "... and the end: success, or the boot loader's vfat mount that this machine lacks" \
+        jq -se '.[-1] | (.event == "success" and .percent == 100) or (.event == "failure" and .step == "bootloader")' report.jsonl
 check_eq "the download does not stay in the work directory (memory, in the installer)" "" \
         "$(ls work/source/*.img 2>/dev/null)"
 partx -u "$LOOP" 2>/dev/null
@@ -201,4 +227,17 @@ if mount -o ro,noload "${LOOP}p3" slot; then
 else
         not_ok "slot a mounts"
 fi
+
+# --- a report endpoint that is down, or answers 500, never stops an install -------------------
+for rep in http://127.0.0.1:9/report "$U/broken"; do
+        answer "$U/good/xenhost/$M" "$rep"
+        t0=$SECONDS
+        install
+        if grep -q 'Installation failed: step bootloader: mounting the ESP' out || grep -q 'xenhost is installed' out; then
+                ok "report to $rep: the install goes on as without a report ($((SECONDS - t0)) s)"
+        else
+                not_ok "report to $rep: the install goes on as without a report"; tail -5 out | sed 's/^/#   /'
+        fi
+        check "... and the log counts the events not delivered" grep -q 'report: [0-9]* event(s) could not be delivered' install.log
+done
 t_finish

@@ -318,6 +318,8 @@ static void set_scripts(struct install_config *c) {
 }
 static void set_confirm(struct install_config *c) { c->confirm_before_writing = true; }
 static void set_no_boot_entry(struct install_config *c) { c->write_boot_entry = false; }
+static void set_no_bundled_packs(struct install_config *c) { c->bundled_packs = false; }
+static void set_report(struct install_config *c) { c->report_url = xstrdup("http://user:pw@192.0.2.1/report"); }
 
 struct walk_case {
         const char *field;          /* the plan's name of the field */
@@ -368,6 +370,8 @@ static const struct walk_case walk[] = {
         {"scripts", set_scripts, SETTING_APPLIED, NULL, "fetched before the first write"},
         {"confirm_before_writing", set_confirm, SETTING_APPLIED, NULL, "confirms on the console"},
         {"write_boot_entry", set_no_boot_entry, SETTING_APPLIED, NULL, "no UEFI boot entry"},
+        {"bundled_packs", set_no_bundled_packs, SETTING_APPLIED, NULL, "packs the install media carry are not installed"},
+        {"report_url", set_report, SETTING_APPLIED, NULL, "POSTed as JSON to http://***@192.0.2.1/report"},
 };
 
 /* Fields a walk case covers, by their struct member. When a field is added
@@ -415,7 +419,7 @@ static void test_walk_every_field(void **state) {
                 install_facts_free(f);
         }
         /* Every member of the struct (see config.h) has a case above. */
-        assert_int_equal(sizeof(struct install_config), 272);
+        assert_int_equal(sizeof(struct install_config), 280);
 }
 
 /* The facts written with the plan read back into the same plan. */
