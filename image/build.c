@@ -1270,14 +1270,17 @@ static int pxe_normalize(const struct build_context *c, const char *dir) {
  * (GRUB 2.06 takes a port there), else over TFTP from this tree. The
  * answer file's URL template gets the booting NIC's MAC from GRUB
  * ($net_default_mac: lower case, colon-separated) for {mac}; {serial} is
- * left for the installer, which reads the DMI serial. */
+ * left for the installer, which reads the DMI serial. The answerfile=
+ * argument is double-quoted: GRUB's script lexer ends a word at { } & | < >
+ * ; (a query string, {serial}), and inside double quotes only $, " and \
+ * stay special; the quotes are gone by the time the kernel sees it. */
 static int pxe_grub_cfg(const struct build_context *c, char **ret) {
         _cleanup_free_ char *dev = NULL, *prefix = NULL, *af = NULL, *cfg = NULL;
         if (c->http_url) {
                 const char *hp = startswith(c->http_url, "http://");
                 const char *slash = hp ? strchr(hp, '/') : NULL;
                 size_t hl = slash ? (size_t) (slash - hp) : strlen(hp ?: "");
-                if (!hp || hl == 0 || strpbrk(c->http_url, " \t\"'$;{}"))
+                if (!hp || hl == 0 || strpbrk(c->http_url, " \t\"'$;{}&|<>\\`"))
                         return log_error_errno(-EINVAL, "--http %s: expected http://HOST[:PORT]/PATH", c->http_url);
                 size_t pl = slash ? strlen(slash) : 0;
                 while (pl > 0 && slash[pl - 1] == '/')
@@ -1287,7 +1290,7 @@ static int pxe_grub_cfg(const struct build_context *c, char **ret) {
         } else if (!(dev = strdup("")) || !(prefix = strdup("")))
                 return -ENOMEM;
         if (c->answerfile_url) {
-                if (strpbrk(c->answerfile_url, " \t\"'$;"))
+                if (strpbrk(c->answerfile_url, " \t\"$\\`"))
                         return log_error_errno(-EINVAL, "--answerfile %s: not a URL GRUB can pass on", c->answerfile_url);
                 /* {mac} -> ${net_default_mac}; {serial} stays for the installer. */
                 size_t n = 0;
@@ -1303,7 +1306,7 @@ static int pxe_grub_cfg(const struct build_context *c, char **ret) {
                                 buf[n++] = *s++;
                 }
                 buf[n] = 0;
-                if (!strdupf(&af, " answerfile=%s", buf))
+                if (!strdupf(&af, " \"answerfile=%s\"", buf))
                         return -ENOMEM;
         } else if (!(af = strdup("")))
                 return -ENOMEM;
@@ -1314,6 +1317,7 @@ static int pxe_grub_cfg(const struct build_context *c, char **ret) {
                      "terminal_input console serial\n"
                      "terminal_output console serial\n"
                      "set timeout=5\n"
+                     "%7$s"
                      "menuentry 'Install xenhost %1$s%5$s' {\n"
                      "  echo 'Loading the xenhost installer...'\n"
                      "  linux %2$s%3$s/xenhost/vmlinuz console=tty0 console=ttyS0,115200n8%6$s\n"
@@ -1325,7 +1329,7 @@ static int pxe_grub_cfg(const struct build_context *c, char **ret) {
                      "  initrd %2$s%3$s/xenhost/initrd.img\n"
                      "}\n",
                      c->version, dev, prefix, c->http_url ? "over HTTP from the --http URL" : "over TFTP from this tree",
-                     c->answerfile_url ? " (unattended)" : " (interactive)", af))
+                     c->answerfile_url ? " (unattended)" : " (interactive)", af, c->http_url ? "insmod http\n" : ""))
                 return -ENOMEM;
         *ret = TAKE_PTR(cfg);
         return 0;

@@ -16,7 +16,7 @@ test=(console-data tzdata e2fsprogs dosfstools mtools fdisk parted gdisk util-li
       clang libclang-rt-dev llvm rpm xorriso)
 media=(mmdebstrap squashfs-tools zstd xorriso grub-pc-bin grub-efi-amd64-bin grub-common grub2-common
        cpio busybox-static)
-e2e=(qemu-system-x86 qemu-utils ovmf iproute2 sshpass openssh-client socat)
+e2e=(qemu-system-x86 qemu-utils ovmf iproute2 sshpass openssh-client socat dnsmasq-base ipxe-qemu jq)
 
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(build test media e2e)
