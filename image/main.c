@@ -3,6 +3,7 @@
  * manifest the way the installer and the upgrader do. */
 #include <fcntl.h>
 #include <getopt.h>
+#include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,6 +172,19 @@ int main(int argc, char **argv) {
                         log_error("--pack %s: not a readable file", arg_packs[i]);
                         return 1;
                 }
+                size_t l = strlen(arg_packs[i]);
+                if (l < 5 || strcasecmp(arg_packs[i] + l - 4, ".iso") != 0 || arg_packs[i][l - 5] == '/') {
+                        log_error("--pack %s: a pack is an ISO made by xenhost-pack build (NAME.iso)", arg_packs[i]);
+                        return 1;
+                }
+        }
+        if (arg_n_packs > 0 && !streq(verb, "iso") && !streq(verb, "all")) {
+                log_error("--pack is for the ISO (iso, all), not %s", verb);
+                return 1;
+        }
+        if (streq(verb, "pxe") && arg_answerfile && !strstr(arg_answerfile, "://")) {
+                log_error("pxe: --answerfile %s: expected the URL the hosts fetch it from", arg_answerfile);
+                return 1;
         }
         if (arg_http && !startswith(arg_http, "http://")) {
                 log_error("--http %s: GRUB loads the kernel over http:// only", arg_http);

@@ -12,10 +12,10 @@
 #include <stdarg.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
 #include "boot.h"
+#include "download.h"
 #include "fetch.h"
 #include "fileio.h"
 #include "format.h"
@@ -27,7 +27,6 @@
 #include "process.h"
 #include "slot.h"
 #include "upgrade.h"
-#include "download.h" /* download_file(): packs and network sources over http(s), as the upgrader fetches images */
 
 static const char *const step_names[_INSTALL_STEP_MAX] = {
         [INSTALL_STEP_CHECKS] = "checks",
@@ -76,7 +75,7 @@ struct install {
         char *esp;           /* the ESP, mounted at target/boot/efi */
         struct manifest m;
         char *image;         /* the host image to write: the plan's, or its download */
-        bool image_downloaded; /* removed again at the end (it is held in memory) */
+        char *stage;         /* the tmpfs holding a downloaded image, unmounted once it is written */
         char *keyring;       /* the keyring the manifest was verified with, or NULL */
         char *keyring_data;  /* its bytes, for the host's /etc/xenhost/keyring.gpg */
         size_t keyring_len;
@@ -590,32 +589,31 @@ static void download_progress(uint64_t done, uint64_t total, void *userdata) {
         report(userdata, done, total);
 }
 
-/* A network source's image, into the work directory beside its manifest
- * (in the installer, /run: memory), with retries and resume; checked
- * against the manifest (size, SHA-256, signature) right after. */
+/* The installer keeps this much memory beside a downloaded host image. */
+#define DOWNLOAD_MEMORY_RESERVE (128 * MiB)
+
+/* A network source's image, with retries and resume, into a tmpfs of its
+ * own in the work directory (there is no disk to hold it before the first
+ * write: the machine's memory must), sized for it after the memory was
+ * checked; checked against the manifest (size, SHA-256, signature) right
+ * after, and the tmpfs unmounted at the end of the install. */
 static int download_image(struct install *in) {
         const struct install_plan *p = in->plan;
         _cleanup_free_ char *dir = NULL, *path = NULL, *why = NULL, *shown = NULL;
         char sha[65] = "";
         uint64_t size = 0;
-        struct statvfs sv;
         int r;
 
-        if (!(dir = strdup(p->image.manifest)))
+        if (asprintf(&dir, "%s/image", in->work) < 0 || asprintf(&path, "%s/xenhost-%s.img", dir, p->image.version) < 0 ||
+            url_redact(p->image.image, &shown) < 0)
                 return -ENOMEM;
-        *strrchr(dir, '/') = 0;
-        if (asprintf(&path, "%s/xenhost-%s.img", dir, p->image.version) < 0 || url_redact(p->image.image, &shown) < 0)
-                return -ENOMEM;
-        if (statvfs(dir, &sv) == 0 && (uint64_t) sv.f_bavail * sv.f_frsize < p->image.image_size + 16 * MiB) {
-                char s1[32], s2[32];
-                return fail(in, "not enough room in %s for the %s host image (%s free): the machine needs more memory",
-                            dir, format_iec(s1, sizeof s1, p->image.image_size),
-                            format_iec(s2, sizeof s2, (uint64_t) sv.f_bavail * sv.f_frsize)),
-                       -ENOSPC;
-        }
+        r = download_stage_mount(dir, p->image.image_size, DOWNLOAD_MEMORY_RESERVE, "host image",
+                                 "the machine needs more memory to install from the network", &why);
+        if (r < 0)
+                return fail(in, "%s", why ?: strerror(-r)), r;
+        in->stage = TAKE_PTR(dir);
         log_info("Downloading the host image %s (%" PRIu64 " bytes)", shown, p->image.image_size);
         in->image = TAKE_PTR(path);
-        in->image_downloaded = true;
         r = download_file(p->image.image, in->image, p->image.image_size, download_progress, in, sha, &size, &why);
         if (r < 0)
                 return fail(in, "cannot download the host image: %s", why ?: strerror(-r)), r;
@@ -741,6 +739,12 @@ static int step_slot(struct install *in) {
         r = slot_write_image(in->image, &in->m, slot, &o, uuid, &why);
         if (r < 0)
                 return fail(in, "%s", why ?: strerror(-r)), r;
+        /* A downloaded image has done its work: its memory goes back to
+         * the steps that follow (packs, scripts). */
+        if (in->stage) {
+                download_stage_unmount(in->stage);
+                in->stage = mfree(in->stage);
+        }
         if (!streq(uuid, p->slot_fs_uuid))
                 return fail(in, "the slot's file system UUID is %s, not %s", uuid, p->slot_fs_uuid), -EIO;
 
@@ -1206,8 +1210,8 @@ out:
                 free(in.script_paths[i]);
         free(in.script_paths);
         install_packs_free(&in);
-        if (in.image_downloaded && in.image)
-                (void) unlink(in.image);
+        download_stage_unmount(in.stage);
+        free(in.stage);
         free(in.image);
         manifest_done(&in.m);
         free(in.keyring);

@@ -534,12 +534,8 @@ static void open_reporter(const char *url) {
 }
 
 static void close_reporter(void) {
-        unsigned n = report_undelivered(reporter);
-        if (n > 0) {
-                char line[512];
-                snprintf(line, sizeof line, "%u of %u install events could not be delivered to %s (last: %s)", n,
-                         report_sent(reporter), report_url_shown(reporter),
-                         report_last_error(reporter) ?: "unknown error");
+        _cleanup_free_ char *line = NULL;
+        if (report_undelivered_line(reporter, &line) > 0) {
                 fprintf(stderr, "warning: %s\n", line);
                 log_file_write("report:", line, strlen(line));
         }
@@ -568,9 +564,8 @@ static int run(void) {
          * --report, else report= on the installer's kernel command line
          * (read in the installer environment only: elsewhere it is the
          * command line of the machine the test or the operator runs on). */
-        _cleanup_free_ char *cmdline = NULL, *from_cmdline = NULL;
-        if (!arg_report && !arg_dry_run && install_in_installer_environment() && kernel_cmdline_read(&cmdline) >= 0 &&
-            kernel_cmdline_get(cmdline, "report", &from_cmdline) > 0 && *from_cmdline)
+        _cleanup_free_ char *from_cmdline = NULL;
+        if (!arg_report && !arg_dry_run && report_url_from_kernel_cmdline(&from_cmdline) > 0)
                 arg_report = from_cmdline;
 
         r = load(arg_answerfile, &c);

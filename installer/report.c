@@ -15,6 +15,7 @@
 #include <uuid/uuid.h>
 
 #include "engine.h"
+#include "fetch.h"
 #include "fileio.h"
 #include "format.h"
 #include "log.h"
@@ -26,6 +27,7 @@ struct report {
         unsigned seq;
         unsigned percent;            /* of the last step event, for a failure */
         unsigned failures_in_a_row;
+        unsigned long long failing_ms; /* spent on undelivered events since the last delivered one */
         unsigned undelivered;
         char *last_error;
         struct json_object *host, *installer;
@@ -201,12 +203,64 @@ const char *report_url_shown(const struct report *r) {
         return r ? r->shown : NULL;
 }
 
-static void deliver(struct report *r, const char *body) {
+static unsigned long long now_ms(const struct report *r) {
+        struct timespec ts;
+        if (r->transport.now_ms)
+                return r->transport.now_ms(r->transport.userdata);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (unsigned long long) ts.tv_sec * 1000 + (unsigned long long) ts.tv_nsec / 1000000;
+}
+
+int report_undelivered_line(const struct report *r, char **ret) {
+        if (!r || r->undelivered == 0) {
+                *ret = NULL;
+                return 0;
+        }
+        if (asprintf(ret, "%u event(s) could not be delivered to %s (of %u; last: %s)", r->undelivered, r->shown,
+                     r->seq, r->last_error ?: "not tried") < 0)
+                return -ENOMEM;
+        return 1;
+}
+
+int report_url_from_kernel_cmdline(char **ret) {
+        _cleanup_free_ char *cmdline = NULL, *url = NULL;
+        int r;
+
+        if (!install_in_installer_environment()) {
+                *ret = NULL;
+                return 0;
+        }
+        r = kernel_cmdline_read(&cmdline);
+        if (r < 0)
+                return r;
+        r = kernel_cmdline_get(cmdline, "report", &url);
+        if (r < 0)
+                return r;
+        if (r == 0 || !*url) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = TAKE_PTR(url);
+        return 1;
+}
+
+/* FINAL: the end event, which the receiver needs most. */
+static void deliver(struct report *r, const char *body, bool final) {
         /* An endpoint that took none of the last few events is taken to be
          * gone: one attempt each from then on, so that the install does not
-         * wait on it. */
+         * wait on it; and once it has cost the install REPORT_BUDGET_S,
+         * only the end event is tried. */
         unsigned attempts = r->failures_in_a_row >= REPORT_FAILURES_MAX ? 1 : REPORT_ATTEMPTS;
         int k = -EAGAIN;
+
+        if (!final && r->failing_ms >= REPORT_BUDGET_S * 1000ULL) {
+                log_debug("report: event %u to %s not tried: undelivered events took %llu s", r->seq, r->shown,
+                          r->failing_ms / 1000);
+                r->failures_in_a_row++;
+                r->undelivered++;
+                return;
+        }
+        unsigned long long started = now_ms(r);
 
         for (unsigned a = 1; a <= attempts; a++) {
                 _cleanup_free_ char *error = NULL;
@@ -222,9 +276,12 @@ static void deliver(struct report *r, const char *body) {
                 if (r->transport.pause)
                         r->transport.pause(a, r->transport.userdata);
         }
-        if (k >= 0)
+        if (k >= 0) {
                 r->failures_in_a_row = 0;
-        else {
+                r->failing_ms = 0;
+        } else {
+                unsigned long long now = now_ms(r);
+                r->failing_ms += now > started ? now - started : 0;
                 r->failures_in_a_row++;
                 r->undelivered++;
         }
@@ -259,7 +316,8 @@ static void send_event(struct report *r, const char *event, struct json_object *
         json_object_object_add(o, "installer", json_object_get(r->installer));
         json_object_object_foreach(fields, k, v) json_object_object_add(o, k, json_object_get(v));
         json_object_put(fields);
-        deliver(r, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        deliver(r, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
+                streq(event, "success") || streq(event, "failure"));
         json_object_put(o);
 }
 

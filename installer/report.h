@@ -24,19 +24,28 @@
  *
  * A report never stops an install and never holds it up for long: each
  * event is tried REPORT_ATTEMPTS times, 1 s then 2 s apart, each attempt
- * at most REPORT_TIMEOUT_S seconds; an answer 4xx (but 408 and 429) is not
- * tried again. Once REPORT_FAILURES_MAX events in a row could not be
- * delivered, every later event is tried once. Credentials in the URL are
+ * at most REPORT_TIMEOUT_S seconds (REPORT_CONNECT_TIMEOUT_S to connect);
+ * an answer 4xx (but 408 and 429) is not tried again. Once
+ * REPORT_FAILURES_MAX events in a row could not be delivered, every later
+ * event is tried once. Once undelivered events have cost REPORT_BUDGET_S
+ * seconds since the last delivered one, start, step and warning events
+ * are no longer tried (they count as undelivered); the end event (success
+ * or failure) is always tried, at least once. So an endpoint that refuses
+ * connections costs an install about 6 s, one that drops every packet
+ * about 30 s, whatever the number of steps. Credentials in the URL are
  * sent, never shown. */
 #pragma once
 
 #include <stdbool.h>
+
+#include "macro.h"
 
 #define REPORT_SCHEMA 1
 #define REPORT_ATTEMPTS 3
 #define REPORT_TIMEOUT_S 5
 #define REPORT_CONNECT_TIMEOUT_S 3
 #define REPORT_FAILURES_MAX 2
+#define REPORT_BUDGET_S 15
 /* The log lines a failure event carries, each cut to this many bytes. */
 #define REPORT_LOG_TAIL_LINES 20
 #define REPORT_LOG_LINE_MAX 1000
@@ -51,6 +60,8 @@ struct report_transport {
          * *RET_ERROR (may be left NULL) says why, without credentials. */
         int (*post)(const char *url, const char *body, char **ret_error, void *userdata);
         void (*pause)(unsigned seconds, void *userdata);
+        /* A monotonic clock in milliseconds; NULL: CLOCK_MONOTONIC. */
+        unsigned long long (*now_ms)(void *userdata);
         void *userdata;
 };
 
@@ -60,6 +71,7 @@ struct report_transport {
  * $XENHOST_SYSFS_ROOT instead of /sys when set, for tests). */
 int report_new(const char *url, struct report **ret);
 struct report *report_free(struct report *r);
+DEFINE_CLEANUP(struct report, report_free)
 void report_set_transport(struct report *r, const struct report_transport *t);
 
 /* Each sends one event. R may be NULL (no report: nothing happens). */
@@ -79,3 +91,13 @@ unsigned report_undelivered(const struct report *r);
 const char *report_last_error(const struct report *r);
 /* The endpoint, credentials replaced, for messages. */
 const char *report_url_shown(const struct report *r);
+/* The front end's line at the end when events were lost: 1 with "N
+ * event(s) could not be delivered to URL (of M; last: ERROR)", 0 with *RET
+ * NULL when every event was delivered (or R is NULL); -ENOMEM. */
+int report_undelivered_line(const struct report *r, char **ret);
+
+/* report=URL on the installer's kernel command line, read only in the
+ * installer environment (elsewhere /proc/cmdline is the command line of
+ * the machine a test or an operator runs on): 1 with the URL, 0 with *RET
+ * NULL when there is none; -errno. For every front end. */
+int report_url_from_kernel_cmdline(char **ret);

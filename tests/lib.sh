@@ -44,6 +44,13 @@ check_eq() {
 loop_attach() {
         local l
         l=$(losetup -f --show "$@") || return 1
+        # A loop device detached while one of its partitions was busy keeps
+        # that partition's node: drop what the new backing file does not
+        # have, then read its own table (none for a blank file).
+        if ls "/sys/block/${l#/dev/}" 2>/dev/null | grep -q "^${l#/dev/}p"; then
+                partx -d "$l" 2>/dev/null
+                partx -a "$l" 2>/dev/null
+        fi
         T_LOOPS+=("$l")
         echo "$l" >>"$T_DIR/.loops"
         echo "$l"

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "carry.h"
+#include "download.h"
 #include "pack.h"
 #include "fileio.h"
 #include "format.h"
@@ -93,38 +94,20 @@ static bool is_url(const char *s) {
         return startswith(s, "http://") || startswith(s, "https://");
 }
 
-/* Memory the staging tmpfs may take: what is free, swap included. */
-static uint64_t memory_available(void) {
-        _cleanup_free_ char *text = NULL;
-        uint64_t avail = 0, swap = 0;
-        if (read_full_file("/proc/meminfo", &text, NULL) < 0)
-                return 0;
-        const char *p = strstr(text, "MemAvailable:"), *q = strstr(text, "SwapFree:");
-        if (p)
-                avail = strtoull(p + strlen("MemAvailable:"), NULL, 10) * KiB;
-        if (q)
-                swap = strtoull(q + strlen("SwapFree:"), NULL, 10) * KiB;
-        return avail + swap;
-}
+/* The downloads of an upgrade are held in memory: dom0 keeps this much
+ * beside them. */
+#define STAGE_RESERVE (256 * MiB)
 
 static int stage_mount(struct apply *a, uint64_t bytes, char **ret_reason) {
-        _cleanup_free_ char *opts = NULL;
-        uint64_t need = bytes + 4 * MiB, avail = memory_available();
-        char b1[32], b2[32];
-        /* Keep 256 MiB for dom0 itself. */
-        if (avail < need + 256 * MiB)
-                return reason_set(ret_reason,
-                                  "not enough memory to hold the %s download (%s available): copy the manifest and "
-                                  "the image to the host and give the manifest's path",
-                                  format_iec(b1, sizeof b1, bytes), format_iec(b2, sizeof b2, avail)),
-                       -ENOMEM;
-        if (asprintf(&a->stage, "%s/stage", a->c->work_dir) < 0 || asprintf(&opts, "size=%" PRIu64 ",mode=0700", need) < 0)
+        _cleanup_free_ char *dir = NULL;
+        int r;
+        if (asprintf(&dir, "%s/stage", a->c->work_dir) < 0)
                 return -ENOMEM;
-        if (mkdir(a->stage, 0700) < 0 && errno != EEXIST)
-                return reason_set(ret_reason, "cannot make %s: %m", a->stage), -errno;
-        (void) umount2(a->stage, MNT_DETACH); /* one left by a killed run */
-        if (mount("xenhost-upgrade", a->stage, "tmpfs", MS_NOSUID | MS_NODEV, opts) < 0)
-                return reason_set(ret_reason, "cannot mount a tmpfs on %s: %m", a->stage), -errno;
+        r = download_stage_mount(dir, bytes, STAGE_RESERVE, "download",
+                                 "copy the manifest and the image to the host and give the manifest's path", ret_reason);
+        if (r < 0)
+                return r;
+        a->stage = TAKE_PTR(dir);
         return 0;
 }
 
@@ -135,12 +118,8 @@ static void apply_cleanup(struct apply *a) {
                 rmdir(a->target);
                 free(a->target);
         }
-        if (a->stage) {
-                if (umount2(a->stage, 0) < 0 && errno != EINVAL)
-                        umount2(a->stage, MNT_DETACH);
-                rmdir(a->stage);
-                free(a->stage);
-        }
+        download_stage_unmount(a->stage);
+        free(a->stage);
 }
 
 /* ---- where the new version comes from ------------------------------------------------- */
@@ -191,17 +170,11 @@ static int fetch_manifest(struct apply *a, const char *source, char **ret_path, 
         if (asprintf(ret_path, "%s/manifest", a->stage) < 0)
                 return -ENOMEM;
         _cleanup_free_ char *name = NULL, *sig = NULL, *sig_dst = NULL, *ignored = NULL;
-        if (!iso) {
-                /* The signature comes with the manifest: it is checked before
-                 * anything in the manifest is used. */
-                if ((r = download_file(source, *ret_path, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, ret_reason)) < 0)
-                        return r;
-                if (asprintf(&sig, "%s.asc", source) < 0 || asprintf(&sig_dst, "%s.asc", *ret_path) < 0)
-                        return -ENOMEM;
-                if (download_file(sig, sig_dst, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, &ignored) < 0)
-                        unlink(sig_dst); /* none: whether one is required is manifest_load()'s */
-                return 0;
-        }
+        /* The signature comes with the manifest: it is checked before
+         * anything in the manifest is used (none: whether one is required
+         * is manifest_load()'s). */
+        if (!iso)
+                return download_signed_file(source, *ret_path, MANIFEST_SIZE_MAX, ret_reason);
         if ((r = iso_manifest_name(source, &name, ret_reason)) < 0 || (r = iso_extract(source, name, *ret_path, ret_reason)) < 0)
                 return r;
         if (asprintf(&sig, "%s.asc", name) < 0 || asprintf(&sig_dst, "%s.asc", *ret_path) < 0)
@@ -227,7 +200,7 @@ static int fetch_image(struct apply *a, const char *source, const struct manifes
         (void) read_full_file(sig, &sig_keep, NULL);
         if (umount2(a->stage, 0) < 0) {
                 r = -errno;
-                return reason_set(ret_reason, "cannot unmount %s: %m", a->stage), r;
+                return reason_set(ret_reason, "cannot unmount %s: %s", a->stage, strerror(-r)), r;
         }
         a->stage = mfree(a->stage);
         if ((r = stage_mount(a, m->image_size + MANIFEST_SIZE_MAX * 2, ret_reason)) < 0 ||
@@ -243,10 +216,11 @@ static int fetch_image(struct apply *a, const char *source, const struct manifes
                 apply_note(a, "reading xenhost %s from %s", m->version, source);
                 return iso_extract(source, name, *ret_image, ret_reason);
         }
-        _cleanup_free_ char *url = NULL;
-        *strrchr(dir, '/') = 0;
-        if (asprintf(&url, "%s/xenhost-%s.img", dir, m->version) < 0)
+        _cleanup_free_ char *url = NULL, *name = NULL;
+        if (asprintf(&name, "xenhost-%s.img", m->version) < 0)
                 return -ENOMEM;
+        if ((r = download_sibling_url(source, name, &url)) < 0)
+                return r;
         apply_note(a, "downloading xenhost %s (%" PRIu64 " bytes)", m->version, m->image_size);
         if ((r = download_file(url, *ret_image, m->image_size, on_write_progress, a, a->image_sha256, &a->image_size, ret_reason)) < 0)
                 return r;

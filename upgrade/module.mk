@@ -1,12 +1,13 @@
-UPGRADE_SRCS := upgrade/state.c upgrade/carry.c upgrade/download.c upgrade/apply.c
+UPGRADE_SRCS := upgrade/state.c upgrade/carry.c upgrade/apply.c
 UPGRADE_OBJS := $(UPGRADE_SRCS:%.c=$(O)/%.o)
 UPGRADE_LIB := $(O)/libupgrade.a
 UPGRADE_LDLIBS := $(shell $(PKG_CONFIG) --libs libcurl json-c)
 DEPS += $(UPGRADE_OBJS:.o=.d) $(O)/upgrade/main.d
 $(UPGRADE_OBJS) $(O)/upgrade/main.o: MOD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
 
+# Made afresh: a member whose source left the module must not stay behind.
 $(UPGRADE_LIB): $(UPGRADE_OBJS)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # xenhost-upgrade writes the other slot with the image module's slot writer,
 # its boot entry with the hypervisor module's boot writer, finds the slots

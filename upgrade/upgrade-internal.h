@@ -65,4 +65,3 @@ int carry_over(const char *root, const char *target, const char *work, char runn
                const char *new_version, const char *new_build, const struct upgrade_callbacks *cb,
                char **ret_reason);
 
-#include "download.h" /* download_file() */

@@ -185,4 +185,25 @@ check "an unchanged recipe reuses the cached tree and initrd" \
         bash -c "grep -q 'using the dom0 tree as it is' '$T_DIR/cached.log' && grep -q 'using the cached initrd' '$T_DIR/cached.log'"
 echo "# cached initrd stage: $((SECONDS - t0)) s"
 
+# A signed build's installer carries the release keyring (installs without
+# media, PXE, check the image's signature with it): a cpio archive of its
+# own, appended to dracut's.
+check "a signed build's installer initrd" "$XB" initrd --out "$sig_out" --version "$XB_VERSION"
+check "... carries the release keyring at /usr/share/xenhost/keyring.gpg" python3 -c '
+import sys
+initrd, keyring = open(sys.argv[1], "rb").read(), open(sys.argv[2], "rb").read()
+name = initrd.rfind(b"usr/share/xenhost/keyring.gpg\0")
+sys.exit(0 if name > 0 and keyring in initrd[name:] else 1)' "$sig_out/installer/initrd.img" "$sig_out/xenhost-$XB_VERSION.keyring.gpg"
+check_fails "... and an unsigned build's does not" grep -q "usr/share/xenhost/keyring.gpg" "$XB_OUT/installer/initrd.img"
+
+# Supplemental packs on the ISO (installed by default by fresh installs).
+check "a pack to carry" agent_pack "$T_DIR/acme-agent.iso"
+check "xenhost-build iso --pack carries it" "$XB" iso --out "$XB_OUT" --pack "$T_DIR/acme-agent.iso" \
+        --iso "$T_DIR/packed.iso"
+check "... in packs/, byte for byte" bash -c "xorriso -osirrox on -indev '$T_DIR/packed.iso' \
+        -extract /packs/acme-agent.iso '$T_DIR/carried.iso' >/dev/null 2>&1 && cmp '$T_DIR/acme-agent.iso' '$T_DIR/carried.iso'"
+echo 'not a pack' >"$T_DIR/notes.txt"
+check_fails "... and a file that is not a pack ISO is refused" "$XB" iso --out "$XB_OUT" --pack "$T_DIR/notes.txt" \
+        --iso "$T_DIR/bad.iso"
+
 t_finish

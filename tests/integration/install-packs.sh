@@ -47,7 +47,7 @@ for n in /sys/class/net/*; do
 done
 [ -n "$NIC" ] || { not_ok "this machine has a NIC for the answer file"; t_finish; exit 1; }
 mkdir -p www
-in_ns python3 -m http.server --bind 127.0.0.1 --directory "$T_DIR/www" 8080 >http.log 2>&1 &
+nsenter --net="/run/netns/$NS" python3 -m http.server --bind 127.0.0.1 --directory "$T_DIR/www" 8080 >http.log 2>&1 &
 SERVER=$!
 for _ in $(seq 50); do
         in_ns python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8080), 1)' 2>/dev/null && break

@@ -44,7 +44,7 @@ GNUPGHOME=$T_DIR/g gpg --batch --quiet --passphrase '' --quick-gen-key 'xenhost 
 GNUPGHOME=$T_DIR/g gpg --batch --export rel@xenhost.invalid >release.gpg
 V=$XB_VERSION
 M=xenhost-$V.manifest
-for t in good bad unsigned; do
+for t in good bad unsigned noimage; do
         mkdir -p "www/$t/xenhost"
         cp "$XB_MAN" "www/$t/xenhost/$M"
 done
@@ -52,7 +52,7 @@ ln "$XB_IMG" "www/good/xenhost/xenhost-$V.img" 2>/dev/null || cp "$XB_IMG" "www/
 ln "$XB_IMG" "www/unsigned/xenhost/xenhost-$V.img" 2>/dev/null || cp "$XB_IMG" "www/unsigned/xenhost/xenhost-$V.img"
 cp "$XB_IMG" "www/bad/xenhost/xenhost-$V.img"
 printf '\x5a' | dd of="www/bad/xenhost/xenhost-$V.img" bs=1 seek=$((64 * 1024 * 1024)) conv=notrunc status=none
-for t in good bad; do
+for t in good bad noimage; do
         GNUPGHOME=$T_DIR/g gpg --batch --yes --armor --detach-sign --output "www/$t/xenhost/$M.asc" "www/$t/xenhost/$M" 2>/dev/null
 done
 check "the good tree's manifest is signed" test -s "www/good/xenhost/$M.asc"
@@ -186,6 +186,14 @@ bad "a missing manifest" "cannot fetch $U/none/xenhost/$M: HTTP 404" "$U/none/"
 bad "an unsigned manifest where a keyring is configured" "step verify-image: " "$U/unsigned/"
 check "... said to be unsigned" grep -qi 'not signed\|no signature\|unsigned' out
 check_fails "... and its image was never downloaded" grep -q 'unsigned/xenhost/.*\.img' http.log
+bad "a missing image (a signed manifest without it)" \
+        "step verify-image: cannot download the host image: cannot fetch $U/noimage/xenhost/xenhost-$V.img: HTTP 404" \
+        "$U/noimage/"
+check_eq "... asked for once (404 is final)" 1 "$(grep -c "^/noimage/xenhost/xenhost-$V.img " http.log)"
+XENHOST_TEST_MEMORY_AVAILABLE=$((64 * 1024 * 1024)) bad "too little memory for the image" \
+        "step verify-image: not enough memory to hold the" "$U/good/"
+check "... the line says how much is available" grep -q '(64 MiB available)' out
+check_fails "... and the image was not asked for" grep -q '^/good/xenhost/.*\.img' http.log
 t0=$SECONDS
 bad "an unreachable server" "cannot fetch http://127.0.0.1:9/xenhost-$V.manifest after 5 attempts" \
         "http://127.0.0.1:9/xenhost-$V.manifest"
@@ -217,7 +225,8 @@ check "the report has the start and every step up to the boot loader, their perc
 check "... and the end: success, or the boot loader's vfat mount that this machine lacks" \
         jq -se '.[-1] | (.event == "success" and .percent == 100) or (.event == "failure" and .step == "bootloader")' report.jsonl
 check_eq "the download does not stay in the work directory (memory, in the installer)" "" \
-        "$(ls work/source/*.img 2>/dev/null)"
+        "$(ls work/source/*.img work/image 2>/dev/null)"
+check_fails "... and its tmpfs is unmounted" grep -q " $T_DIR/work/image " /proc/self/mountinfo
 partx -u "$LOOP" 2>/dev/null
 mkdir -p slot
 if mount -o ro,noload "${LOOP}p3" slot; then
