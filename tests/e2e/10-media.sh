@@ -83,6 +83,7 @@ check_eq "two builds give the same image" "$(sha256sum <"$XB_IMG")" "$(sha256sum
 cp "$sig_out/xenhost-$XB_VERSION.img" /dev/null
 check_eq "two builds give the same manifest" "$(cat "$XB_MAN")" \
         "$(sed 's/^VERSION=.*/VERSION='"$XB_VERSION"'/' "$sig_out/xenhost-$XB_VERSION.manifest")"
+cp "$sig_out/xenhost-$XB_VERSION.keyring.gpg" "$T_DIR/release.keyring.gpg"
 rm -rf "$sig_out"
 
 # The ISO: both El Torito boot images, and what it carries.
@@ -188,6 +189,7 @@ echo "# cached initrd stage: $((SECONDS - t0)) s"
 # A signed build's installer carries the release keyring (installs without
 # media, PXE, check the image's signature with it): a cpio archive of its
 # own, appended to dracut's.
+mkdir -p "$sig_out" && cp "$T_DIR/release.keyring.gpg" "$sig_out/xenhost-$XB_VERSION.keyring.gpg"
 check "a signed build's installer initrd" "$XB" initrd --out "$sig_out" --version "$XB_VERSION"
 check "... carries the release keyring at /usr/share/xenhost/keyring.gpg" python3 -c '
 import sys
