@@ -114,7 +114,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer.allow_reuse_address = True
 http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 PY
-in_ns python3 server.py "$T_DIR/www" 8081 2>>http.log &
+nsenter --net="/run/netns/$NS" python3 server.py "$T_DIR/www" 8081 2>>http.log &
 SERVER=$!
 for _ in $(seq 50); do
         in_ns python3 -c 'import socket; socket.create_connection(("127.0.0.1", 8081), 1)' 2>/dev/null && break
