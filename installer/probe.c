@@ -278,7 +278,7 @@ int install_own_version(char **ret) {
  * WORK/source/, the image's URL beside the manifest's. */
 static int probe_network_source(const char *address, const struct install_env *env, char **ret_manifest_url,
                                 char **ret_manifest, char **ret_reason) {
-        _cleanup_free_ char *url = NULL, *dir = NULL, *path = NULL, *sig_url = NULL, *sig = NULL, *ignored = NULL;
+        _cleanup_free_ char *url = NULL, *dir = NULL, *path = NULL;
         int r;
 
         if (endswith(address, ".manifest"))
@@ -296,21 +296,18 @@ static int probe_network_source(const char *address, const struct install_env *e
                 if (asprintf(&url, "%.*s/xenhost/xenhost-%s.manifest", (int) n, address, version) < 0)
                         url = NULL;
         }
-        if (!url || asprintf(&dir, "%s/source", env->work_dir ?: "/run/xenhost-install") < 0 ||
-            asprintf(&sig_url, "%s.asc", url) < 0)
+        if (!url || asprintf(&dir, "%s/source", env->work_dir ?: "/run/xenhost-install") < 0)
                 return -ENOMEM;
         if ((r = mkdir_all(dir, 0700)) < 0)
                 return reason_set(ret_reason, "cannot create %s: %s", dir, strerror(-r)), r;
         const char *base = strrchr(url, '/') + 1;
-        if (asprintf(&path, "%s/%s", dir, base) < 0 || asprintf(&sig, "%s.asc", path) < 0)
+        if (asprintf(&path, "%s/%s", dir, base) < 0)
                 return -ENOMEM;
         log_info("Reading the network source's manifest");
-        if ((r = download_file(url, path, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, ret_reason)) < 0)
+        /* With its signature when there is one: whether one is needed is
+         * the verify step's, with the keyring. */
+        if ((r = download_signed_file(url, path, MANIFEST_SIZE_MAX, ret_reason)) < 0)
                 return r;
-        /* A signature when there is one: whether one is needed is the
-         * verify step's, with the keyring. */
-        if (download_file(sig_url, sig, MANIFEST_SIZE_MAX, NULL, NULL, NULL, NULL, &ignored) < 0)
-                unlink(sig);
         *ret_manifest_url = TAKE_PTR(url);
         *ret_manifest = TAKE_PTR(path);
         return 0;
